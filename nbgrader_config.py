@@ -1,0 +1,32 @@
+"""nbgrader configuration for the course (read from the course root by every nbgrader command).
+
+solutions/<id>/<id>.ipynb  --generate_assignment-->  notebooks/<id>/<id>.ipynb
+submitted/<student>/<id>/  --autograde-->  autograded/<student>/<id>/  --generate_feedback-->  feedback/
+"""
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "optimizers-by-hand"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+# Only the notebook travels to students; scratch files next to it stay behind.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.html"]
+
+# Every notebook runs in well under a minute; a cell that takes 2 minutes is stuck.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# Any stderr in a test cell scores zero. PyTorch and friends print harmless warnings to stderr;
+# drop those outputs before grading so they cannot cost points.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(UserWarning|FutureWarning|DeprecationWarning|RuntimeWarning|PendingDeprecationWarning):"
+
+# A student who deletes a test cell gets it back from the gradebook before grading.
+c.OverwriteCells.add_missing_cells = True
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
