@@ -1,0 +1,16 @@
+"""Student-facing checks for every graded exercise.
+
+Each assignment has a module (``course_utils.checks.sgd`` for ``01_sgd``) with one function per
+graded test cell. A check prints one line when the answer is right and raises :class:`CheckFailed`
+(an ``AssertionError``) with a message that teaches when it is wrong: which configuration, which step,
+which parameter, expected against got, and the name of the known mistake the numbers match.
+
+``thorough=True`` runs the longer ladder used by the hidden tests; the visible check already covers
+every known mistake, so it never passes an answer the hidden tests would reject for those.
+"""
+
+from __future__ import annotations
+
+from course_utils.checks.feedback import CheckFailed
+
+__all__ = ["CheckFailed"]

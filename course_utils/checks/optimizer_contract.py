@@ -1,0 +1,377 @@
+"""Behaviour every optimizer in the course must have, whatever its update rule.
+
+Each ``expect_*`` function tests one property against the reference optimizer and raises
+:class:`CheckFailed` with a message that says what was expected, what happened and how to fix it.
+:func:`check_contract` runs them all. The properties come from COURSE_SPEC.md and PyTorch's own
+optimizer tests: arguments validated, parameters updated in place, ``grad`` never modified,
+parameters without a gradient skipped (a frozen layer), zero-size and non-contiguous parameters, a
+generator of parameters, ``zero_grad``, and state kept on the parameter's device and dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, tensors_equal, tolerance_for
+from course_utils.checks.guards import forbid_torch_optim
+from course_utils.checks.optimizer_harness import (
+    OptimizerConfig,
+    format_call,
+    make_params,
+    run_optimizer,
+    student_error,
+)
+
+__all__ = ["check_contract", "state_tensors"]
+
+Factory = Callable[..., Any]
+
+
+def _build(student_class: type, params: Any, hyperparams: Mapping[str, Any], exercise: str) -> Any:
+    try:
+        with forbid_torch_optim(exercise):
+            return student_class(params, **hyperparams)
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise student_error(exercise, f"when built as {format_call(exercise, hyperparams)}", error) from None
+
+
+def _step(optimizer: Any, exercise: str, situation: str) -> None:
+    try:
+        with forbid_torch_optim(exercise):
+            optimizer.step()
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise student_error(exercise, f"in step() {situation}", error) from None
+
+
+def _compare(expected: torch.Tensor, got: torch.Tensor, exercise: str, what: str) -> None:
+    tol = tolerance_for(expected.dtype)
+    if expected.shape != got.shape:
+        raise CheckFailed(f"{exercise}: {what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}.")
+    where = first_mismatch(expected, got, tol)
+    if where is not None:
+        raise CheckFailed(f"{exercise}: {what} differs from the reference.\n{describe_mismatch(expected, got, where, tol)}")
+
+
+def state_tensors(optimizer: Any, max_depth: int = 4) -> Iterator[torch.Tensor]:
+    """Every tensor reachable from the optimizer's attributes through dicts, lists and tuples."""
+    seen: set[int] = set()
+
+    def walk(value: Any, depth: int) -> Iterator[torch.Tensor]:
+        if id(value) in seen or depth > max_depth:
+            return
+        seen.add(id(value))
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                yield from walk(key, depth + 1)
+                yield from walk(item, depth + 1)
+        elif isinstance(value, (list, tuple, set)):
+            for item in value:
+                yield from walk(item, depth + 1)
+
+    yield from walk(getattr(optimizer, "__dict__", {}), 0)
+
+
+# --- the properties -------------------------------------------------------------------------------
+
+
+def expect_argument_validation(student_class: type, invalid: Mapping[str, Any], exercise: str, device: torch.device) -> None:
+    """Each invalid hyper-parameter value must raise ValueError at construction, as torch.optim does."""
+    for name, value in invalid.items():
+        params = make_params(OptimizerConfig("validation"), device)
+        try:
+            with forbid_torch_optim(exercise):
+                student_class(params, **{name: value})
+        except ValueError:
+            continue
+        except CheckFailed:
+            raise
+        except Exception as error:
+            raise CheckFailed(
+                f"{exercise}(params, {name}={value!r}) raised {type(error).__name__} ({error}); expected a ValueError "
+                f"that names the bad value, like torch.optim's 'Invalid learning rate: -0.1'."
+            ) from None
+        raise CheckFailed(
+            f"{exercise}(params, {name}={value!r}) was accepted. An invalid {name} should raise ValueError when the "
+            f"optimizer is built, with a message such as: raise ValueError(f\"Invalid {name}: {{{name}}}\")."
+        )
+
+
+def expect_in_place(student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device) -> None:
+    """After step(), each parameter is the same tensor object with the same storage, holding new values."""
+    config = OptimizerConfig("in place", hyperparams, n_steps=2)
+    params = make_params(config, device)
+    ids = [id(p) for p in params]
+    pointers = [p.data_ptr() for p in params]
+    before = [p.detach().clone() for p in params]
+    optimizer = _build(student_class, params, hyperparams, exercise)
+    for step in range(2):
+        for p in params:
+            p.grad = torch.ones_like(p)
+        _step(optimizer, exercise, "with every parameter's grad set to ones")
+    for index, (p, pid, ptr, old) in enumerate(zip(params, ids, pointers, before)):
+        if id(p) != pid or p.data_ptr() != ptr:
+            raise CheckFailed(
+                f"{exercise}.step() did not update parameter {index} in place: the tensor now uses new storage "
+                f"(its data_ptr changed).\n"
+                f"An assignment such as `p.data = p.data - lr * g` or `p = p - lr * g` replaces or rebinds the "
+                f"tensor instead of changing it. The model, other views and the optimizer's own state all hold the "
+                f"original storage, so update it in place inside `with torch.no_grad():`, e.g. "
+                f"`p.add_(g, alpha=-lr)` or `p -= lr * g`."
+            )
+        if tensors_equal(p.detach(), old):
+            raise CheckFailed(
+                f"{exercise}.step() left parameter {index} unchanged although its grad was all ones and "
+                f"{format_call(exercise, hyperparams)} should move it. Is the update applied to the tensors the "
+                f"optimizer was given (not to copies)?"
+            )
+
+
+def expect_grad_untouched(student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device) -> None:
+    """step() never changes ``p.grad`` (its values or which tensor it is), not even on later steps."""
+    config = OptimizerConfig("grad untouched", hyperparams, n_steps=3)
+    params = make_params(config, device)
+    optimizer = _build(student_class, params, hyperparams, exercise)
+    given: list[tuple[int, int, torch.Tensor, torch.Tensor]] = []
+    for step in range(config.n_steps):
+        for index, p in enumerate(params):
+            grad = torch.full_like(p, 0.5 + step) + 0.1 * torch.arange(p.numel(), dtype=p.dtype, device=p.device).reshape(p.shape)
+            p.grad = grad
+            given.append((step, index, grad, grad.clone()))
+        _step(optimizer, exercise, "while checking that grad is left alone")
+        for index, p in enumerate(params):
+            if p.grad is not given[-len(params) + index][2]:
+                raise CheckFailed(
+                    f"{exercise}.step() replaced parameter {index}'s .grad with another tensor on step {step + 1}. "
+                    f"step() must read p.grad and leave it as it is (zero_grad() is the only place that resets it)."
+                )
+    for step, index, grad, original in given:
+        if not tensors_equal(grad, original):
+            raise CheckFailed(
+                f"{exercise}.step() modified a gradient in place (parameter {index}, the grad given at step {step + 1}).\n"
+                f"With {format_call(exercise, hyperparams)} this usually comes from `p.grad.add_(p, alpha=weight_decay)` or "
+                f"from a momentum buffer that *is* the grad tensor (`buf = p.grad`, then `buf.mul_(momentum)`). "
+                f"Gradients belong to autograd and to the caller: build new tensors (`g = p.grad.add(p, alpha=wd)`, "
+                f"`buf = g.clone()`)."
+            )
+
+
+def expect_skips_missing_grad(
+    student_class: type, reference: Factory, hyperparams: Mapping[str, Any], exercise: str, device: torch.device
+) -> None:
+    """A parameter whose grad is None is skipped (left unchanged); the others update as the reference does."""
+    config = OptimizerConfig("grad is None", hyperparams, n_steps=3, shapes=((3,), (2, 2), (4,)))
+    got_params = make_params(config, device)
+    ref_params = [p.detach().clone().requires_grad_(True) for p in got_params]
+    frozen_before = got_params[1].detach().clone()
+    optimizer = _build(student_class, got_params, hyperparams, exercise)
+    ref_optimizer = reference(ref_params, **hyperparams)
+    for step in range(config.n_steps):
+        for ps in (got_params, ref_params):
+            ps[0].grad = ps[0].detach() * 0.5 + 1.0
+            ps[1].grad = None
+            ps[2].grad = torch.full_like(ps[2], -0.25)
+        _step(optimizer, exercise, "when one parameter's grad is None (a frozen or unused parameter)")
+        ref_optimizer.step()
+    if not tensors_equal(got_params[1].detach(), frozen_before):
+        raise CheckFailed(
+            f"{exercise}.step() changed a parameter whose grad is None. A parameter without a gradient (frozen, "
+            f"or not used in the loss) must be skipped: `if p.grad is None: continue`."
+        )
+    for index in (0, 2):
+        _compare(ref_params[index].detach(), got_params[index].detach(), exercise,
+                 f"parameter {index} (beside one whose grad is None)")
+
+
+def expect_frozen_layer(
+    student_class: type, reference: Factory, hyperparams: Mapping[str, Any], exercise: str, device: torch.device, dtype: torch.dtype
+) -> None:
+    """A small network whose first layer is frozen trains like the reference; the frozen layer never moves."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2)).to(device=device, dtype=dtype)
+    twin = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2)).to(device=device, dtype=dtype)
+    twin.load_state_dict(model.state_dict())
+    for net in (model, twin):
+        net[0].requires_grad_(False)
+    frozen = [p.detach().clone() for p in model[0].parameters()]
+    gen = torch.Generator().manual_seed(1)
+    inputs = torch.randn(8, 4, generator=gen, dtype=dtype).to(device)
+    targets = torch.randn(8, 2, generator=gen, dtype=dtype).to(device)
+    optimizer = _build(student_class, model.parameters(), hyperparams, exercise)
+    ref_optimizer = reference(twin.parameters(), **hyperparams)
+    for step in range(3):
+        for net, opt, is_student in ((model, optimizer, True), (twin, ref_optimizer, False)):
+            for p in net.parameters():
+                p.grad = None
+            loss = ((net(inputs) - targets) ** 2).mean()
+            loss.backward()
+            if is_student:
+                _step(opt, exercise, "on a network whose first layer is frozen (its parameters have grad None)")
+            else:
+                opt.step()
+    for p, before in zip(model[0].parameters(), frozen):
+        if not tensors_equal(p.detach(), before):
+            raise CheckFailed(f"{exercise}.step() moved a frozen layer (requires_grad=False, grad None). Skip parameters whose grad is None.")
+    for index, (p, q) in enumerate(zip(model[2].parameters(), twin[2].parameters())):
+        _compare(q.detach(), p.detach(), exercise, f"the trainable layer's parameter {index} after 3 steps on a network with a frozen layer")
+
+
+def expect_unusual_tensors(
+    student_class: type, reference: Factory, hyperparams: Mapping[str, Any], exercise: str, device: torch.device, dtype: torch.dtype
+) -> None:
+    """Zero-size and non-contiguous (transposed) parameters work and match the reference."""
+    gen = torch.Generator().manual_seed(3)
+
+    def fresh() -> list[torch.Tensor]:
+        gen.manual_seed(3)
+        base = [torch.randn(4, 3, generator=gen, dtype=dtype).to(device), torch.randn(2, 5, generator=gen, dtype=dtype).to(device)]
+        return [
+            base[0].t().requires_grad_(True),  # non-contiguous leaf
+            torch.empty(0, dtype=dtype, device=device).requires_grad_(True),
+            base[1].t().requires_grad_(True),
+            torch.empty(3, 0, dtype=dtype, device=device).requires_grad_(True),
+        ]
+
+    got_params, ref_params = fresh(), fresh()
+    optimizer = _build(student_class, got_params, hyperparams, exercise)
+    ref_optimizer = reference(ref_params, **hyperparams)
+    for step in range(3):
+        for ps in (got_params, ref_params):
+            for p in ps:
+                p.grad = (p.detach() * 0.3 + 0.1 * (step + 1)).t().contiguous().t()  # non-contiguous grads too
+        _step(optimizer, exercise, "with zero-size and non-contiguous (transposed) parameters")
+        ref_optimizer.step()
+    for index, (p, q) in enumerate(zip(got_params, ref_params)):
+        kind = "zero-size" if q.numel() == 0 else "non-contiguous"
+        _compare(q.detach(), p.detach(), exercise, f"{kind} parameter {index} of shape {tuple(q.shape)}")
+
+
+def expect_generator_params(
+    student_class: type, reference: Factory, hyperparams: Mapping[str, Any], exercise: str, device: torch.device
+) -> None:
+    """``params`` may be a generator (as ``model.parameters()`` is): every step updates every parameter."""
+    config = OptimizerConfig("generator", hyperparams, n_steps=3)
+    expected = run_optimizer(lambda ps: reference(ps, **hyperparams), config, device)
+    try:
+        with forbid_torch_optim(exercise):
+            got = run_optimizer(lambda ps: student_class((p for p in ps), **hyperparams), config, device)
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise student_error(exercise, "when params is a generator", error) from None
+    for step, (e_step, g_step) in enumerate(zip(expected, got)):
+        for index, (e, g) in enumerate(zip(e_step, g_step)):
+            if first_mismatch(e, g, tolerance_for(e.dtype)) is not None:
+                raise CheckFailed(
+                    f"{exercise} given a generator of parameters (like model.parameters()) gives different results: "
+                    f"parameter {index} differs after step {step + 1} of 3.\n"
+                    f"A generator can be iterated only once. Turn it into a list in __init__: `self.params = list(params)`."
+                )
+
+
+def expect_zero_grad(student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device) -> None:
+    """zero_grad() leaves every grad None (PyTorch's default) or all zeros."""
+    params = make_params(OptimizerConfig("zero_grad", hyperparams), device)
+    optimizer = _build(student_class, params, hyperparams, exercise)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    _step(optimizer, exercise, "before zero_grad()")
+    if not callable(getattr(optimizer, "zero_grad", None)):
+        raise CheckFailed(f"{exercise} has no zero_grad() method. Add one that sets every parameter's grad to None.")
+    try:
+        optimizer.zero_grad()
+    except Exception as error:
+        raise student_error(exercise, "in zero_grad()", error) from None
+    for index, p in enumerate(params):
+        if p.grad is not None and bool(p.grad.ne(0).any()):
+            raise CheckFailed(f"After {exercise}.zero_grad(), parameter {index}'s grad is not None or zero. Set `p.grad = None` for every parameter.")
+
+
+def expect_state_follows_parameters(
+    student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device, dtype: torch.dtype
+) -> None:
+    """State lives on the parameter's device and dtype: checked on ``dtype`` and on the ``meta`` device."""
+    config = OptimizerConfig("state", hyperparams, n_steps=2, dtype=dtype)
+    params = make_params(config, device)
+    holder: list[Any] = []
+    try:
+        with forbid_torch_optim(exercise):
+            run_optimizer(lambda ps: holder.append(student_class(ps, **hyperparams)) or holder[-1], config, device, params=params)
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise student_error(exercise, f"with {str(dtype).replace('torch.', '')} parameters", error) from None
+    shapes = {tuple(p.shape): p for p in params}
+    for tensor in state_tensors(holder[0]):
+        owner = shapes.get(tuple(tensor.shape))
+        if owner is None or any(tensor is p for p in params) or tensor.numel() <= 1:
+            continue
+        if tensor.dtype != owner.dtype or tensor.device != owner.device:
+            raise CheckFailed(
+                f"{exercise} keeps a state tensor of shape {tuple(tensor.shape)} as {tensor.dtype} on {tensor.device}, but its "
+                f"parameter is {owner.dtype} on {owner.device}.\n"
+                f"Create state from the parameter or its gradient (`torch.zeros_like(p)`, `g.clone()`), never with "
+                f"`torch.zeros(p.shape)`, so it follows the parameter's dtype and device (a GPU, float64)."
+            )
+    # The meta device has shapes but no data: state created on the CPU cannot be combined with it.
+    meta = [torch.empty(s, dtype=dtype, device="meta").requires_grad_(True) for s in config.shapes]
+    try:
+        with forbid_torch_optim(exercise):
+            optimizer = student_class(meta, **hyperparams)
+            for _ in range(2):
+                for p in meta:
+                    p.grad = torch.empty_like(p)
+                optimizer.step()
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise CheckFailed(
+            f"{exercise} failed on parameters that live on another device (the 'meta' device stands in for a GPU):\n"
+            f"  {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
+            f"Its state is probably created on the CPU (`torch.zeros(p.shape)`, `torch.tensor(...)`). Create it with "
+            f"`torch.zeros_like(p)` or `g.clone()` so it lives where the parameter lives."
+        ) from None
+
+
+def check_contract(
+    student_class: type,
+    reference: Factory,
+    *,
+    exercise: str,
+    stateful_hyperparams: Mapping[str, Any],
+    invalid_hyperparams: Mapping[str, Any],
+    device: torch.device,
+    thorough: bool = False,
+) -> list[str]:
+    """Run every property; return their names. ``stateful_hyperparams`` should switch on all state and decay."""
+    dtypes = (torch.float64, torch.float32) if thorough else (torch.float64,)
+    checked = []
+    expect_argument_validation(student_class, invalid_hyperparams, exercise, device)
+    checked.append("invalid hyper-parameters raise ValueError")
+    expect_in_place(student_class, stateful_hyperparams, exercise, device)
+    checked.append("in-place updates")
+    expect_grad_untouched(student_class, stateful_hyperparams, exercise, device)
+    checked.append("grad left untouched")
+    for dtype in dtypes:
+        expect_state_follows_parameters(student_class, stateful_hyperparams, exercise, device, dtype)
+    checked.append("state on the parameter's device and dtype")
+    expect_skips_missing_grad(student_class, reference, stateful_hyperparams, exercise, device)
+    checked.append("grad=None skipped")
+    for dtype in dtypes:
+        expect_frozen_layer(student_class, reference, stateful_hyperparams, exercise, device, dtype)
+        expect_unusual_tensors(student_class, reference, stateful_hyperparams, exercise, device, dtype)
+    checked += ["frozen layer", "zero-size and non-contiguous parameters"]
+    expect_generator_params(student_class, reference, stateful_hyperparams, exercise, device)
+    checked.append("a generator of parameters")
+    expect_zero_grad(student_class, stateful_hyperparams, exercise, device)
+    checked.append("zero_grad()")
+    return checked

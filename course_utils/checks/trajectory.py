@@ -1,0 +1,170 @@
+"""Checks for functions that return an optimizer's path on a landscape, shape ``(n_iters, 2)``.
+
+Convention (COURSE_SPEC.md): row ``k`` is the point *before* step ``k``; row 0 is the start. The
+expected path always comes from ``torch.optim`` (plain gradient descent is ``torch.optim.SGD`` with
+no momentum), run by :func:`optimizer_path`; known mistakes are the same loop with one thing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from course_utils.checks.feedback import CheckFailed, first_mismatch, tensors_equal, tolerance_for
+from course_utils.checks.guards import forbid_torch_optim
+from course_utils.checks.optimizer_harness import RuleOptimizer, student_error
+
+__all__ = ["PathCase", "PathMistake", "optimizer_path", "check_path_function", "require_student_function"]
+
+Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+MakeOptimizer = Callable[[list[torch.Tensor]], Any]
+
+
+def optimizer_path(
+    fn: Fn,
+    start: torch.Tensor,
+    make_optimizer: MakeOptimizer,
+    n_iters: int,
+    *,
+    reset_grad: bool = True,
+    record_after: bool = False,
+) -> torch.Tensor:
+    """The points visited by ``make_optimizer([xy])`` minimising ``fn`` from ``start``; shape ``(n_iters, 2)``.
+
+    ``reset_grad=False`` lets gradients pile up across steps and ``record_after=True`` stores the point
+    after each step: both exist to replay students' mistakes.
+    """
+    xy = start.detach().clone().requires_grad_(True)
+    optimizer = make_optimizer([xy])
+    rows = []
+    for _ in range(n_iters):
+        if not record_after:
+            rows.append(xy.detach().clone())
+        if reset_grad:
+            xy.grad = None
+        fn(xy[0], xy[1]).backward()
+        optimizer.step()
+        if record_after:
+            rows.append(xy.detach().clone())
+    return torch.stack(rows)
+
+
+def ascent(lr: float) -> MakeOptimizer:
+    """Gradient *ascent* with step ``lr`` (a sign mistake)."""
+    return lambda ps: RuleOptimizer(ps, lambda p, g, s, h: p.add_(g, alpha=lr), {})
+
+
+@dataclass(frozen=True)
+class PathCase:
+    """One call of the student's function and how to compute the path it must return."""
+
+    label: str
+    landscape: str
+    start: tuple[float, float]
+    kwargs: Mapping[str, Any]  # keyword arguments of the student's call, besides fn and xy
+    n_iters: int
+    make_optimizer: MakeOptimizer  # the reference: builds a torch.optim optimizer for [xy]
+    positional: tuple[Any, ...] = field(default_factory=tuple)  # positional arguments after fn and xy
+
+
+@dataclass(frozen=True)
+class PathMistake:
+    name: str
+    hint: str
+    path: Callable[[Fn, torch.Tensor, PathCase], torch.Tensor]
+
+
+def require_student_function(candidate: Any, exercise: str) -> None:
+    """The answer must be the student's own callable, not one of course_utils' or torch's."""
+    if not callable(candidate):
+        raise CheckFailed(f"{exercise} must be a function, got {type(candidate).__name__}: {candidate!r}")
+    module = getattr(candidate, "__module__", "") or ""
+    if module.split(".")[0] in {"course_utils", "torch"}:
+        raise CheckFailed(f"{exercise} is {module}.{getattr(candidate, '__name__', '?')}; write your own function.")
+
+
+def _row(tensor: torch.Tensor, k: int) -> str:
+    x, y = (float(v) for v in tensor[k])
+    return f"({x:.12g}, {y:.12g})"
+
+
+def check_path_function(
+    student_fn: Callable[..., Any],
+    cases: Sequence[PathCase],
+    *,
+    exercise: str,
+    reference_name: str,
+    mistakes: Sequence[PathMistake] = (),
+    forbid_optim: bool = False,
+    device: torch.device,
+) -> int:
+    """Call ``student_fn(fn, xy, *positional, **kwargs)`` for each case and compare with the reference path.
+
+    Returns the number of rows compared. Raises CheckFailed on a wrong type, shape or dtype, a modified
+    ``xy``, a wrong start row, or the first differing row (naming a matching known mistake).
+    """
+    from course_utils.landscapes import get_landscape
+
+    require_student_function(student_fn, exercise)
+    compared = 0
+    for case in cases:
+        fn = get_landscape(case.landscape)
+        start = torch.tensor(case.start, dtype=torch.float64, device=device)
+        xy = start.clone()
+        args = ", ".join([*(repr(a) for a in case.positional), *(f"{k}={v!r}" for k, v in case.kwargs.items())])
+        call = f"{exercise}({case.landscape}, xy=torch.tensor({case.start}, dtype=torch.float64){', ' + args if args else ''})"
+        try:
+            if forbid_optim:
+                with forbid_torch_optim(exercise):
+                    got = student_fn(fn, xy, *case.positional, **case.kwargs)
+            else:
+                got = student_fn(fn, xy, *case.positional, **case.kwargs)
+        except CheckFailed:
+            raise
+        except Exception as error:
+            raise student_error(exercise, f"in the case '{case.label}': {call}", error) from None
+        intro = f"{exercise}, case '{case.label}':\n  {call}\n"
+        if not isinstance(got, torch.Tensor):
+            raise CheckFailed(f"{intro}  returned {type(got).__name__}; expected a torch.Tensor of shape ({case.n_iters}, 2). Use torch.stack on the list of points.")
+        got = got.detach()
+        if tuple(got.shape) != (case.n_iters, 2):
+            raise CheckFailed(
+                f"{intro}  returned shape {tuple(got.shape)}; expected ({case.n_iters}, 2): one row (x, y) per iteration, "
+                f"row k being the point before step k."
+            )
+        if got.dtype != start.dtype:
+            raise CheckFailed(
+                f"{intro}  returned {got.dtype}, but the start point is {start.dtype}. Keep the start's dtype "
+                f"(clone the points, or build the output with dtype=xy.dtype) so no precision is lost."
+            )
+        if xy.requires_grad or not tensors_equal(xy.detach(), start):
+            raise CheckFailed(
+                f"{intro}  changed the caller's xy tensor (now {_row(xy.detach().unsqueeze(0), 0)}, requires_grad={xy.requires_grad}). "
+                f"Work on a copy: `xy = xy.detach().clone().requires_grad_(True)`."
+            )
+        expected = optimizer_path(fn, start, case.make_optimizer, case.n_iters)
+        tol = tolerance_for(start.dtype)
+        bad_rows = [k for k in range(case.n_iters) if first_mismatch(expected[k], got[k].to(device), tol) is not None]
+        if not bad_rows:
+            compared += case.n_iters
+            continue
+        k = bad_rows[0]
+        lines = [
+            f"{exercise} does not match {reference_name} in the case '{case.label}':",
+            f"  {call}",
+            f"  First difference in row {k} ({'the start point' if k == 0 else f'the point before step {k}'}):",
+            f"    expected: {_row(expected, k)}",
+            f"    got:      {_row(got, k)}",
+        ]
+        for mistake in mistakes:
+            replay = mistake.path(fn, start, case)
+            if replay.shape == got.shape and all(first_mismatch(replay[r], got[r].to(device), tol) is None for r in range(case.n_iters)):
+                lines += [f"  Your numbers match a known mistake: {mistake.name}.", f"  Hint: {mistake.hint}"]
+                break
+        else:
+            lines.append("  No known mistake matches: print the first few rows and redo the first step by hand.")
+        raise CheckFailed("\n".join(lines))
+    return compared
