@@ -1,0 +1,86 @@
+"""Where a course lives on disk and how nbgrader's commands run on it.
+
+A course root holds ``nbgrader_config.py`` (which maps ``source`` to ``solutions/`` and ``release`` to
+``notebooks/``), ``solutions/<id>/<id>.ipynb`` and, once collected, ``submitted/<student>/<id>/<id>.ipynb``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Course", "find_course_root", "NbgraderError"]
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader command failed; the message carries its output."""
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` (default: cwd) that holds ``nbgrader_config.py``."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "nbgrader_config.py").is_file() and (candidate / "solutions").is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"No course found at or above {here}: expected a directory with nbgrader_config.py and solutions/. "
+        "Run this from the course repository."
+    )
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course directory and the nbgrader commands that act on it."""
+
+    root: Path
+
+    @property
+    def assignments(self) -> list[str]:
+        """Assignment ids: folders of ``solutions/`` that hold a notebook of the same name."""
+        return sorted(p.name for p in (self.root / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+    def source_notebook(self, assignment: str) -> Path:
+        return self.root / "solutions" / assignment / f"{assignment}.ipynb"
+
+    def release_notebook(self, assignment: str) -> Path:
+        return self.root / "notebooks" / assignment / f"{assignment}.ipynb"
+
+    def submission_path(self, student: str, assignment: str) -> Path:
+        return self.root / "submitted" / student / assignment / f"{assignment}.ipynb"
+
+    def students_submitted(self) -> list[str]:
+        """Student ids with at least one notebook under ``submitted/``."""
+        folder = self.root / "submitted"
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*/*.ipynb")))
+
+    def nbgrader(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``nbgrader ARGS`` in the course root with this interpreter; raise NbgraderError on failure."""
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        result = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.root, env=env, text=True, capture_output=True,
+        )
+        if check and result.returncode != 0:
+            raise NbgraderError(f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def release(self, assignment: str) -> None:
+        """Regenerate ``notebooks/<assignment>/`` from ``solutions/`` and record the assignment in the gradebook."""
+        self.nbgrader("generate_assignment", assignment, "--force", "--log-level=WARN")
+
+    @classmethod
+    def scratch_copy(cls, source: "Course", destination: Path) -> "Course":
+        """A fresh course at ``destination`` with ``source``'s configuration and solutions (nothing graded)."""
+        if destination.exists():
+            shutil.rmtree(destination)
+        destination.mkdir(parents=True)
+        shutil.copy2(source.root / "nbgrader_config.py", destination / "nbgrader_config.py")
+        shutil.copytree(source.root / "solutions", destination / "solutions",
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        return cls(destination)

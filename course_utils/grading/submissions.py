@@ -1,0 +1,60 @@
+"""Build submitted notebooks from the released (student) version.
+
+A *filled* submission is the released notebook with every answer cell replaced: by the reference
+solution (the source cell of the same ``grade_id``, with the ``### BEGIN/END SOLUTION`` marker lines
+dropped), or by a given replacement source. Locked cells keep the released text, as a student's would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["answer_cells", "strip_solution_markers", "fill_submission", "write_submission"]
+
+_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def strip_solution_markers(source: str) -> str:
+    """The reference answer as a student would write it: the solution marker lines removed."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in _MARKERS)
+
+
+def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """Cells a student answers in (nbgrader ``solution`` cells), by ``grade_id``."""
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: cell
+        for cell in notebook.cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
+
+
+def fill_submission(
+    release: nbformat.NotebookNode,
+    source: nbformat.NotebookNode,
+    replacements: Mapping[str, str] | None = None,
+    *,
+    blank: bool = False,
+) -> nbformat.NotebookNode:
+    """A copy of ``release`` answered with the reference (or left blank), then ``replacements`` by grade_id."""
+    replacements = dict(replacements or {})
+    submission = nbformat.from_dict(release)
+    reference = answer_cells(source)
+    unknown = set(replacements) - set(answer_cells(submission))
+    if unknown:
+        raise KeyError(f"replacements name cells that are not answer cells: {sorted(unknown)}")
+    for grade_id, cell in answer_cells(submission).items():
+        if grade_id in replacements:
+            cell.source = replacements[grade_id]
+        elif not blank:
+            cell.source = strip_solution_markers(reference[grade_id].source)
+    return submission
+
+
+def write_submission(notebook: nbformat.NotebookNode, path: Path) -> Path:
+    """Write ``notebook`` to ``path`` (folders created) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(path))
+    return path
