@@ -211,7 +211,7 @@ def check_sgd_contract(SGD: type, *, thorough: bool = False) -> None:
     with quiet():
         require_own_implementation(SGD, "SGD")
         checked = check_contract(
-            SGD, reference_sgd, exercise="SGD",
+            SGD, exercise="SGD",
             stateful_hyperparams={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1},
             invalid_hyperparams={"lr": -0.1, "momentum": -0.5, "weight_decay": -0.01},
             device=get_device(), thorough=thorough,

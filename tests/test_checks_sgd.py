@@ -1,0 +1,233 @@
+"""The 01_sgd checks accept the reference, reject each known mistake in the right cell, and say why."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import answer_namespace
+from course_utils.checks import CheckFailed
+from course_utils.checks import sgd as checks
+from course_utils.grading.planted import BLANK, PLANTED, REFERENCE, sgd_source
+
+PLANTED_WRONG = [p for p in PLANTED["01_sgd"] if p.student_id not in (REFERENCE, BLANK)]
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    return answer_namespace("01_sgd")
+
+
+def run_cell_check(cell: str, namespace: dict, *, thorough: bool) -> None:
+    check, names = checks.CELL_CHECKS[cell]
+    check(*(namespace[name] for name in names), thorough=thorough)
+
+
+@pytest.mark.parametrize("thorough", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("cell", sorted(checks.CELL_CHECKS))
+def test_reference_solution_passes(reference: dict, cell: str, thorough: bool, capsys) -> None:
+    run_cell_check(cell, reference, thorough=thorough)
+    assert capsys.readouterr().out.startswith("\u2714")
+
+
+@pytest.mark.parametrize("planted", PLANTED_WRONG, ids=lambda p: p.student_id)
+def test_each_planted_mistake_fails_exactly_its_cells_visible_and_hidden(planted) -> None:
+    namespace = answer_namespace("01_sgd", dict(planted.replacements))
+    failed = {"visible": set(), "hidden": set()}
+    for cell in checks.CELL_CHECKS:
+        for level, thorough in (("visible", False), ("hidden", True)):
+            try:
+                run_cell_check(cell, namespace, thorough=thorough)
+            except CheckFailed:
+                failed[level].add(cell)
+    assert failed["visible"] == set(planted.loses), f"visible checks failed {failed['visible']}"
+    assert failed["hidden"] == set(planted.loses), f"hidden checks failed {failed['hidden']}"
+
+
+MESSAGES = {
+    "momentum_as_average": ("test_SGD_momentum", "momentum as an average"),
+    "decay_after_momentum": ("test_SGD_momentum", "weight decay added after momentum"),
+    "not_in_place": ("test_SGD_contract", "in place"),
+    "crash_on_grad_none": ("test_SGD_contract", "AttributeError"),
+    "modifies_grad": ("test_SGD_contract", "modified a gradient in place"),
+    "subclass_torch_sgd": ("test_SGD_plain", "subclasses torch.optim.SGD"),
+    "patched_allclose": ("test_SGD_momentum", "momentum as an average"),
+}
+
+
+@pytest.mark.parametrize("student", sorted(MESSAGES))
+def test_failure_message_names_the_mistake(student: str) -> None:
+    planted = next(p for p in PLANTED_WRONG if p.student_id == student)
+    cell, phrase = MESSAGES[student]
+    namespace = answer_namespace("01_sgd", dict(planted.replacements))
+    with pytest.raises(CheckFailed, match=phrase):
+        run_cell_check(cell, namespace, thorough=False)
+
+
+def test_path_mistakes_are_named(reference: dict) -> None:
+    planted = next(p for p in PLANTED_WRONG if p.student_id == "path_mistakes")
+    namespace = answer_namespace("01_sgd", dict(planted.replacements))
+    expected = {
+        "test_gradient_descent_by_hand": "rows hold the point after each step",
+        "test_sgd_epoch_by_hand": "gradients pile up",
+        "test_opt_fn_with_sgd": "momentum not passed",
+        "test_opt_fn": "optimizer_hyperparams ignored",
+    }
+    for cell, phrase in expected.items():
+        with pytest.raises(CheckFailed, match=phrase):
+            run_cell_check(cell, namespace, thorough=False)
+
+
+def test_message_reports_configuration_step_parameter_and_values() -> None:
+    namespace = answer_namespace("01_sgd", {"SGD": sgd_source("ema", momentum="buf.mul_(self.momentum).add_(g, alpha=1 - self.momentum)")})
+    with pytest.raises(CheckFailed) as caught:
+        checks.check_sgd_momentum(namespace["SGD"])
+    message = str(caught.value)
+    for fragment in ("configuration 'momentum'", "lr=0.1, momentum=0.9", "after step 2 of 5", "parameter 0", "expected", "got", "Hint:"):
+        assert fragment in message
+
+
+# --- mistakes that are not in the demo class ------------------------------------------------------------
+
+SGD_VARIANTS = {
+    "decay not scaled by lr": (checks.check_sgd_plain, "weight decay not multiplied by the learning rate",
+                               {"decay": "pass", "apply": "p.add_(g, alpha=-self.lr)\n            p.mul_(1 - self.weight_decay)"}),
+    "decay sign": (checks.check_sgd_plain, "weight decay with the wrong sign", {"decay": "g = g.add(p, alpha=-self.weight_decay)"}),
+    "ascent": (checks.check_sgd_plain, "gradient ascent", {"apply": "p.add_(g, alpha=self.lr)"}),
+    "buffer forgotten": (checks.check_sgd_momentum, "not kept between steps",
+                         {"momentum": "buf = self.state[p] = g.clone()"}),
+    "nesterov": (checks.check_sgd_momentum, "Nesterov",
+                 {"apply": "p.add_(p.grad.add(p, alpha=self.weight_decay).add(buf, alpha=self.momentum) if self.momentum else g, alpha=-self.lr)"}),
+    "state on the cpu": (checks.check_sgd_contract, "meta", {"skip": "if p.grad is None:\n                continue\n            if self.momentum and p not in self.state:\n                self.state[p] = torch.zeros(p.shape, dtype=p.dtype)"}),
+    "state in float32": (checks.check_sgd_contract, "float32", {"skip": "if p.grad is None:\n                continue\n            if self.momentum and p not in self.state:\n                self.state[p] = torch.zeros_like(p, dtype=torch.float32)"}),
+    "no validation": (checks.check_sgd_contract, "was accepted", {"prelude": ""}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SGD_VARIANTS))
+def test_sgd_variant_is_rejected_with_its_name(name: str) -> None:
+    check, phrase, changes = SGD_VARIANTS[name]
+    source = sgd_source(name, **changes)
+    if name == "no validation":
+        source = source.replace("raise ValueError", "pass  #")
+    namespace = answer_namespace("01_sgd", {"SGD": source})
+    with pytest.raises(CheckFailed, match=phrase):
+        check(namespace["SGD"])
+
+
+def test_wrong_default_learning_rate_is_named() -> None:
+    namespace = answer_namespace("01_sgd", {"SGD": sgd_source("default lr").replace("lr=1e-3", "lr=0.01", 1)})
+    with pytest.raises(CheckFailed, match="default lr is 0.01; expected 0.001"):
+        checks.check_sgd_plain(namespace["SGD"])
+
+
+def test_wrapper_around_torch_sgd_scores_nothing() -> None:
+    source = '''class SGD:
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+        self.inner = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    def zero_grad(self):
+        self.inner.zero_grad()
+    def step(self):
+        self.inner.step()
+'''
+    namespace = answer_namespace("01_sgd", {"SGD": source})
+    for check in (checks.check_sgd_plain, checks.check_sgd_momentum, checks.check_sgd_contract):
+        with pytest.raises(CheckFailed, match="calls torch.optim"):
+            check(namespace["SGD"])
+
+
+def test_calling_the_functional_kernel_scores_nothing() -> None:
+    source = sgd_source("functional", prelude="import torch.optim.sgd as _functional_sgd",
+                        apply="_functional_sgd.sgd([p], [g], [None], weight_decay=0.0, momentum=0.0, lr=self.lr, dampening=0.0, nesterov=False, maximize=False)")
+    namespace = answer_namespace("01_sgd", {"SGD": source})
+    with pytest.raises(CheckFailed, match="calls torch.optim"):
+        checks.check_sgd_plain(namespace["SGD"])
+
+
+def test_torch_optim_is_restored_after_a_check(reference: dict) -> None:
+    before = (torch.optim.SGD.step, torch.optim.Adam.__init__)
+    checks.check_sgd_contract(reference["SGD"])
+    assert (torch.optim.SGD.step, torch.optim.Adam.__init__) == before
+
+
+def test_subclass_of_optimizer_base_class_is_allowed(reference: dict) -> None:
+    base = reference["SGD"]
+    Derived = type("SGD", (base, torch.optim.Optimizer), {})
+    checks.check_sgd_plain(Derived)
+
+
+def test_gradient_descent_must_not_use_torch_optim() -> None:
+    source = '''def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
+    xy = xy.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([xy], lr=lr)
+    points = []
+    for _ in range(n_iters):
+        points.append(xy.detach().clone())
+        optimizer.zero_grad()
+        fn(xy[0], xy[1]).backward()
+        optimizer.step()
+    return torch.stack(points)
+'''
+    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": source})
+    with pytest.raises(CheckFailed, match="calls torch.optim"):
+        checks.check_gradient_descent_by_hand(namespace["gradient_descent_by_hand"])
+
+
+def test_returning_float32_path_is_explained() -> None:
+    source = '''def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
+    out = torch.zeros(n_iters, 2)
+    xy = xy.detach().clone().requires_grad_(True)
+    for k in range(n_iters):
+        out[k] = xy.detach()
+        xy.grad = None
+        fn(xy[0], xy[1]).backward()
+        with torch.no_grad():
+            xy -= lr * xy.grad
+    return out
+'''
+    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": source})
+    with pytest.raises(CheckFailed, match="returned torch.float32"):
+        checks.check_gradient_descent_by_hand(namespace["gradient_descent_by_hand"])
+
+
+def test_modifying_the_callers_start_point_is_reported() -> None:
+    source = '''def opt_fn(fn, xy, optimizer_class, optimizer_hyperparams, n_iters=100):
+    xy.requires_grad_(True)
+    optimizer = optimizer_class([xy], **optimizer_hyperparams)
+    points = []
+    for _ in range(n_iters):
+        points.append(xy.detach().clone())
+        optimizer.zero_grad()
+        fn(xy[0], xy[1]).backward()
+        optimizer.step()
+    return torch.stack(points)
+'''
+    namespace = answer_namespace("01_sgd", {"opt_fn": source})
+    with pytest.raises(CheckFailed, match="changed the caller's xy"):
+        checks.check_opt_fn(namespace["opt_fn"])
+
+
+def test_course_utils_helper_is_not_accepted_as_an_answer() -> None:
+    from course_utils.checks.trajectory import optimizer_path
+
+    with pytest.raises(CheckFailed, match="write your own function"):
+        checks.check_opt_fn(optimizer_path)
+
+
+def test_challenge_rejects_a_setting_that_stops_short(reference: dict) -> None:
+    with pytest.raises(CheckFailed, match="away from the minimum"):
+        checks.check_rosenbrock_challenge(torch.optim.SGD, {"lr": 1e-4}, 10)
+
+
+@pytest.mark.parametrize("n_iters", [0, 1001, 2.5, True])
+def test_challenge_rejects_bad_step_counts(n_iters) -> None:
+    with pytest.raises(CheckFailed, match="challenge_n_iters"):
+        checks.check_rosenbrock_challenge(torch.optim.Adam, {"lr": 0.1}, n_iters)
+
+
+def test_checks_ignore_a_patched_torch_allclose_and_equal(reference: dict, monkeypatch) -> None:
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(torch, "equal", lambda *a, **k: True)
+    namespace = answer_namespace("01_sgd", {"SGD": sgd_source("modifies grad", decay="g = p.grad.add_(p, alpha=self.weight_decay)")})
+    with pytest.raises(CheckFailed, match="modified a gradient"):
+        checks.check_sgd_contract(namespace["SGD"])
