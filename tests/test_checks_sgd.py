@@ -12,6 +12,9 @@ from course_utils.grading.planted import BLANK, PLANTED, REFERENCE, sgd_source
 
 PLANTED_WRONG = [p for p in PLANTED["01_sgd"] if p.student_id not in (REFERENCE, BLANK)]
 
+# Planted answers really patch torch and numpy (that is their point); undo it after each test.
+pytestmark = pytest.mark.usefixtures("restore_patched_modules")
+
 
 @pytest.fixture(scope="module")
 def reference() -> dict:

@@ -61,7 +61,9 @@ class Course:
 
     def nbgrader(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``nbgrader ARGS`` in the course root with this interpreter; raise NbgraderError on failure."""
-        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        # nbgrader runs helper programs (alembic) from this interpreter's bin/, even without an activated venv.
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        env = {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
         result = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],
             cwd=self.root, env=env, text=True, capture_output=True,
