@@ -27,40 +27,25 @@ __all__ = ["TrajectoryExplorer", "trajectory_explorer"]
 RunFn = Callable[[Callable[[Tensor, Tensor], Tensor], Tensor, type, dict, int], Tensor]
 
 
-def _in_kernel() -> bool:
-    """True inside a Jupyter kernel (where ``display`` inside an ``Output`` widget is captured)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython ships with ipywidgets
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def _show_figure(output: ipywidgets.Output, fig: go.Figure) -> None:
     """Replace what ``output`` shows by ``fig``.
 
-    In a kernel this is the usual ``with output: display(fig)``, which honours plotly's renderer
-    (see :func:`course_utils.plotting.configure_plotly_renderer`). Without a kernel (a script, a test)
-    nothing would capture that display, so the figure's plotly JSON is stored in ``output.outputs``.
+    The figure is written straight into ``output.outputs`` rather than with ``with output: display(fig)``:
+    under nbclient (headless execution, nbgrader) that display can block until the cell times out
+    (jupyter/nbclient#312). The bundle carries plotly's own mimetype, which JupyterLab renders, and an
+    HTML version that loads plotly.js from its CDN, for front ends that do not (Colab).
     """
-    if _in_kernel():
-        from IPython.display import display
-
-        output.clear_output(wait=True)
-        with output:
-            display(fig)
-    else:
-        output.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {
-                    "application/vnd.plotly.v1+json": fig.to_plotly_json(),
-                    "text/plain": f"<plotly Figure with {len(fig.data)} traces>",
-                },
-                "metadata": {},
+    output.outputs = (
+        {
+            "output_type": "display_data",
+            "data": {
+                "application/vnd.plotly.v1+json": fig.to_plotly_json(),
+                "text/html": fig.to_html(full_html=False, include_plotlyjs="cdn"),
+                "text/plain": f"<plotly Figure with {len(fig.data)} traces>",
             },
-        )
+            "metadata": {},
+        },
+    )
 
 
 def _slider_range(value: Any, name: str, *, minimum: float, maximum: float | None = None) -> tuple[float, float, float]:
