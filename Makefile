@@ -33,7 +33,8 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup tests
+	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup tests
 
 release: $(STAMP)
 	$(GRADE) release

@@ -64,6 +64,9 @@ class Course:
         # nbgrader runs helper programs (alembic) from this interpreter's bin/, even without an activated venv.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         env = {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
+        # The course's models are tiny: one thread each is fastest, and kernels graded side by side
+        # (or beside other work) do not fight over the cores.
+        env.setdefault("OMP_NUM_THREADS", "1")
         result = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],
             cwd=self.root, env=env, text=True, capture_output=True,
