@@ -1,0 +1,64 @@
+"""Timings for `make bench`: what a student and an instructor wait for, against the course's targets.
+
+For each assignment: the solution notebook's top-to-bottom run (target < 30 s on 2 cores), the time to
+autograde one submission with nbgrader (target < 1.5x the plain run), and once, `import course_utils`
+(target < 1 s). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from course_utils.grading.course import Course  # noqa: E402
+from course_utils.grading.submissions import fill_submission, write_submission  # noqa: E402
+
+
+def time_import() -> float:
+    code = "import time; t = time.perf_counter(); import course_utils; print(time.perf_counter() - t)"
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(3)]
+    return min(runs)
+
+
+def time_notebook(path: Path) -> float:
+    notebook = nbformat.read(str(path), as_version=4)
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    started = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - started
+
+
+def time_autograde(assignment: str, scratch: Path) -> float:
+    course = Course.scratch_copy(Course(REPO), scratch / assignment)
+    course.release(assignment)
+    release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    source = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    write_submission(fill_submission(release, source), course.submission_path("bench_student", assignment))
+    started = time.perf_counter()
+    course.nbgrader("autograde", assignment, "--force", "--log-level=WARN")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    course = Course(REPO)
+    print(f"{'what':<44}{'seconds':>9}  target")
+    print(f"{'import course_utils':<44}{time_import():>9.2f}  < 1 s")
+    with tempfile.TemporaryDirectory() as scratch:
+        for assignment in course.assignments:
+            run = time_notebook(course.source_notebook(assignment))
+            grade = time_autograde(assignment, Path(scratch))
+            print(f"{assignment + ': solution notebook, top to bottom':<44}{run:>9.2f}  < 30 s")
+            print(f"{assignment + ': autograde one submission':<44}{grade:>9.2f}  < 1.5 x run = {1.5 * run:.1f} s  (ratio {grade / run:.2f})")
+
+
+if __name__ == "__main__":
+    main()
