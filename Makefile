@@ -14,6 +14,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 GRADE  := $(PY) -m course_utils.grading
+# Jupyter refuses to start as root (containers, CI images) unless told it is deliberate.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab test release grade feedback export collect bench clean
 
@@ -30,7 +32,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
 
 test: $(STAMP)
 	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.

@@ -51,7 +51,7 @@ def time_autograde(assignment: str, scratch: Path) -> float:
 def main() -> None:
     course = Course(REPO)
     print(f"{'what':<44}{'seconds':>9}  target")
-    print(f"{'import course_utils':<44}{time_import():>9.2f}  < 1 s")
+    print(f"{'import course_utils':<44}{time_import():>9.3f}  < 1 s")
     with tempfile.TemporaryDirectory() as scratch:
         for assignment in course.assignments:
             run = time_notebook(course.source_notebook(assignment))
