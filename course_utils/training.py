@@ -26,9 +26,9 @@ from torch import Tensor, nn
 from .data import Split, iterate_minibatches, load_digits_split
 from .device import get_device
 from .models import make_mlp
-from .validation import require_callable, require_positive_int, require_tensor
+from .validation import require_callable, require_positive_int, require_tensor, require_xy
 
-__all__ = ["TrainingHistory", "accuracy", "compare_optimizers_on_digits", "train_classifier"]
+__all__ = ["TrainingHistory", "accuracy", "compare_optimizers_on_digits", "landscape_path", "train_classifier"]
 
 
 @dataclass
@@ -179,3 +179,23 @@ def compare_optimizers_on_digits(
             progress=progress, description=str(label),
         )
     return histories
+
+
+def landscape_path(
+    fn: Callable[[Tensor, Tensor], Tensor],
+    start: Tensor,
+    optimizer_class: type,
+    hyperparams: Mapping[str, Any],
+    n_iters: int = 100,
+) -> Tensor:
+    """The points an optimizer visits minimising ``fn(x, y)`` from ``start``: shape ``(n_iters, 2)``.
+
+    Row ``k`` is the point before step ``k`` (row 0 is ``start``), the convention of chapter 1's
+    ``opt_fn``; later chapters use this helper to draw trajectories. ``start`` is not modified.
+    """
+    from course_utils.checks.trajectory import optimizer_path
+
+    require_callable(fn, "fn")
+    require_xy(start, "start")
+    n_iters = require_positive_int(n_iters, "n_iters")
+    return optimizer_path(fn, start, lambda params: optimizer_class(params, **hyperparams), n_iters)

@@ -14,7 +14,7 @@ mistake in the update rule is scored by the numeric checks alone and never twice
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -85,9 +85,14 @@ def state_tensors(optimizer: Any, max_depth: int = 4) -> Iterator[torch.Tensor]:
 # --- the properties -------------------------------------------------------------------------------
 
 
-def expect_argument_validation(student_class: type, invalid: Mapping[str, Any], exercise: str, device: torch.device) -> None:
-    """Each invalid hyper-parameter value must raise ValueError at construction, as torch.optim does."""
-    for name, value in invalid.items():
+def expect_argument_validation(
+    student_class: type, invalid: Mapping[str, Any] | Sequence[tuple[str, Any]], exercise: str, device: torch.device
+) -> None:
+    """Each invalid hyper-parameter value must raise ValueError at construction, as torch.optim does.
+
+    ``invalid`` maps names to bad values, or lists (name, value) pairs to try one name several times.
+    """
+    for name, value in (invalid.items() if isinstance(invalid, Mapping) else invalid):
         params = make_params(OptimizerConfig("validation"), device)
         try:
             with forbid_torch_optim(exercise):
@@ -347,7 +352,7 @@ def check_contract(
     *,
     exercise: str,
     stateful_hyperparams: Mapping[str, Any],
-    invalid_hyperparams: Mapping[str, Any],
+    invalid_hyperparams: Mapping[str, Any] | Sequence[tuple[str, Any]],
     device: torch.device,
     thorough: bool = False,
 ) -> list[str]:

@@ -30,7 +30,7 @@ import torch
 from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, passed, quiet, tensors_equal, tolerance_for
 from course_utils.checks.guards import forbid_torch_optim, require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
-from course_utils.checks.optimizer_harness import KnownMistake, OptimizerConfig, RuleOptimizer, compare_optimizer, student_error
+from course_utils.checks.optimizer_harness import KnownMistake, OptimizerConfig, compare_optimizer, require_signature, student_error
 from course_utils.checks.trajectory import PathCase, PathMistake, ascent, check_path_function, optimizer_path, require_student_function
 from course_utils.device import get_device
 
@@ -172,24 +172,11 @@ def _momentum_ladder(thorough: bool) -> list[OptimizerConfig]:
     return ladder
 
 
-def _require_signature(SGD: type) -> None:
-    try:
-        parameters = inspect.signature(SGD).parameters
-    except (TypeError, ValueError):
-        return
-    for name, default in SGD_DEFAULTS.items():
-        if name not in parameters:
-            raise CheckFailed(f"SGD's constructor has no argument '{name}'. Expected SGD(params, lr=1e-3, momentum=0.0, weight_decay=0.0).")
-        given = parameters[name].default
-        if given is not inspect.Parameter.empty and isinstance(given, (int, float)) and not math.isclose(given, default):
-            raise CheckFailed(f"SGD's default {name} is {given!r}; expected {default!r} (as torch.optim.SGD). Expected SGD(params, lr=1e-3, momentum=0.0, weight_decay=0.0).")
-
-
 def check_sgd_plain(SGD: type, *, thorough: bool = False) -> None:
     """SGD without momentum (plain steps and weight decay) matches torch.optim.SGD on every parameter after every step."""
     with quiet():
         require_own_implementation(SGD, "SGD")
-        _require_signature(SGD)
+        require_signature(SGD, "SGD", SGD_DEFAULTS)
         steps = compare_optimizer(SGD, reference_sgd, _plain_ladder(thorough), exercise="SGD",
                                   reference_name="torch.optim.SGD", mistakes=SGD_MISTAKES, device=get_device())
     n = len(_plain_ladder(thorough))

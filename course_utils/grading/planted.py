@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from string import Template
 
-__all__ = ["sgd_source", "PlantedSubmission", "PLANTED", "REFERENCE", "BLANK", "planted_for"]
+__all__ = ["sgd_source", "rmsprop_source", "adam_source", "adamw_source", "PlantedSubmission", "PLANTED", "REFERENCE", "BLANK", "planted_for"]
 
 REFERENCE = "reference"
 BLANK = "blank"
@@ -191,7 +191,196 @@ PLANTED_01_SGD = (
         frozenset({"test_gradient_descent_by_hand", "test_sgd_epoch_by_hand", "test_opt_fn_with_sgd", "test_opt_fn"})),
 )
 
-PLANTED: dict[str, tuple[PlantedSubmission, ...]] = {"01_sgd": PLANTED_01_SGD}
+# --- 02_rmsprop_adam -----------------------------------------------------------------------------------
+
+_RMSPROP = Template('''$prelude
+class RMSprop:
+    """RMSprop ($label)."""
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
+        for name, value in (("learning rate", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weight_decay), ("momentum", momentum)):
+            if value < 0:
+                raise ValueError(f"Invalid {name}: {value}")
+        self.params = list(params)
+        self.lr, self.alpha, self.eps, self.weight_decay, self.momentum = lr, alpha, eps, weight_decay, momentum
+        self.state = {}
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params:
+            if p.grad is None:
+                continue
+            g = p.grad
+            if self.weight_decay != 0:
+                g = g.add(p, alpha=self.weight_decay)
+            state = self.state.setdefault(p, {"square_avg": torch.zeros_like(p), "buf": torch.zeros_like(p)})
+            state["square_avg"].mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)
+            $avg
+            if self.momentum > 0:
+                $momentum
+            else:
+                p.addcdiv_(g, avg, value=-self.lr)
+''')
+
+_CORRECT_RMSPROP = {
+    "prelude": "",
+    "avg": 'avg = state["square_avg"].sqrt().add_(self.eps)',
+    "momentum": 'state["buf"].mul_(self.momentum).addcdiv_(g, avg)\n                p.add_(state["buf"], alpha=-self.lr)',
+}
+
+
+def rmsprop_source(label: str, **changes: str) -> str:
+    """Source of an RMSprop class cell: the correct one, with the named slots (prelude, avg, momentum) replaced."""
+    return _RMSPROP.substitute({**_CORRECT_RMSPROP, **changes, "label": label})
+
+
+_ADAM = Template('''$prelude
+class $name:
+    """$name ($label)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=$default_decay):
+        if lr < 0 or eps < 0 or weight_decay < 0:
+            raise ValueError(f"Invalid learning rate, eps or weight_decay: {lr}, {eps}, {weight_decay}")
+        for index, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        self.params = list(params)
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.state = {}
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        beta1, beta2 = self.betas
+        for p in self.params:
+            if p.grad is None:
+                continue
+            state = self.state.setdefault(p, {"step": 0, "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)})
+            $count
+            t = state["step"]
+            g = p.grad
+            if self.weight_decay != 0:
+                $decay
+            state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
+            state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            m_hat = state["exp_avg"] / $correction1
+            v_hat = state["exp_avg_sq"] / $correction2
+            p.addcdiv_(m_hat, v_hat.sqrt().add_(self.eps), value=-self.lr)
+''')
+
+_CORRECT_ADAM = {
+    "prelude": "",
+    "name": "Adam",
+    "default_decay": "0.0",
+    "count": 'state["step"] += 1',
+    "decay": "g = g.add(p, alpha=self.weight_decay)",
+    "correction1": "(1 - beta1 ** t)",
+    "correction2": "(1 - beta2 ** t)",
+}
+_CORRECT_ADAMW = {**_CORRECT_ADAM, "name": "AdamW", "default_decay": "0.01", "decay": "p.mul_(1 - self.lr * self.weight_decay)"}
+
+
+def adam_source(label: str, **changes: str) -> str:
+    """Source of an Adam class cell with the named slots replaced (see _CORRECT_ADAM)."""
+    return _ADAM.substitute({**_CORRECT_ADAM, **changes, "label": label})
+
+
+def adamw_source(label: str, **changes: str) -> str:
+    """Source of an AdamW class cell with the named slots replaced (see _CORRECT_ADAMW)."""
+    return _ADAM.substitute({**_CORRECT_ADAMW, **changes, "label": label})
+
+
+_EMA_SWAPPED = '''def ema_(avg, value, beta):
+    """Exponential moving average with the weights swapped (a mistake)."""
+    return avg.mul_(1 - beta).add_(value, alpha=beta)
+'''
+
+_BIAS_CORRECTION_FROM_ZERO = '''def bias_correction(avg, beta, t):
+    """Bias correction that counts t from 0 (a mistake)."""
+    if t < 1:
+        raise ValueError(f"Invalid step t: {t}")
+    return avg / (1 - beta ** (t - 1)) if t > 1 else avg.clone()
+'''
+
+_ADAM_WRAPPER = '''class Adam:
+    """Wraps torch.optim.Adam (not allowed)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.inner = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def zero_grad(self):
+        self.inner.zero_grad()
+
+    def step(self):
+        self.inner.step()
+'''
+
+_ADAM_CELLS = frozenset({"test_Adam_plain", "test_Adam_weight_decay"})
+
+PLANTED_02_RMSPROP_ADAM = (
+    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
+    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    PlantedSubmission(
+        "building_blocks_wrong", "ema_ with swapped weights, bias correction counting t from 0",
+        {"ema_": _EMA_SWAPPED, "bias_correction": _BIAS_CORRECTION_FROM_ZERO},
+        frozenset({"test_ema", "test_bias_correction"})),
+    PlantedSubmission(
+        "rmsprop_eps_inside_sqrt", "RMSprop adds eps inside the square root",
+        {"RMSprop": rmsprop_source("eps inside sqrt", avg='avg = state["square_avg"].add(self.eps).sqrt()')},
+        frozenset({"test_RMSprop_plain", "test_RMSprop_momentum"})),
+    PlantedSubmission(
+        "rmsprop_momentum_on_raw_grad", "RMSprop's momentum accumulates the raw gradient",
+        {"RMSprop": rmsprop_source("momentum on raw grad",
+                                   momentum='state["buf"].mul_(self.momentum).add_(g)\n                p.addcdiv_(state["buf"], avg, value=-self.lr)')},
+        frozenset({"test_RMSprop_momentum"})),
+    PlantedSubmission(
+        "adam_no_bias_correction", "Adam without bias correction",
+        {"Adam": adam_source("no bias correction", correction1="1", correction2="1")}, _ADAM_CELLS),
+    PlantedSubmission(
+        "adam_t_not_incremented", "Adam's step count never moves past 1",
+        {"Adam": adam_source("t frozen", count='state["step"] = 1')}, _ADAM_CELLS),
+    PlantedSubmission(
+        "adam_decoupled_decay", "Adam with AdamW's decoupled decay",
+        {"Adam": adam_source("decoupled decay", decay="p.mul_(1 - self.lr * self.weight_decay)")},
+        frozenset({"test_Adam_weight_decay"})),
+    PlantedSubmission(
+        "adam_wraps_torch", "Adam that hands the work to torch.optim.Adam",
+        {"Adam": _ADAM_WRAPPER},
+        frozenset({"test_Adam_plain", "test_Adam_weight_decay", "test_Adam_contract"})),
+)
+
+
+# --- 03_adamw --------------------------------------------------------------------------------------------
+
+_ADAMW_CELLS = frozenset({"test_AdamW_plain", "test_AdamW_decay", "test_AdamW_contract"})
+
+PLANTED_03_ADAMW = (
+    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
+    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    PlantedSubmission(
+        "coupled_decay", "AdamW that adds the decay to the gradient (Adam + L2)",
+        {"AdamW": adamw_source("coupled decay", decay="g = g.add(p, alpha=self.weight_decay)")}, frozenset({"test_AdamW_decay"})),
+    PlantedSubmission(
+        "decay_not_scaled_by_lr", "AdamW that multiplies p by (1 - weight_decay)",
+        {"AdamW": adamw_source("decay without lr", decay="p.mul_(1 - self.weight_decay)")}, frozenset({"test_AdamW_decay"})),
+    PlantedSubmission(
+        "adamw_subclass_torch", "AdamW as a subclass of torch.optim.AdamW",
+        {"AdamW": 'class AdamW(torch.optim.AdamW):\n    """Borrows torch.optim.AdamW\'s step (not allowed)."""\n'},
+        _ADAMW_CELLS),
+)
+
+PLANTED: dict[str, tuple[PlantedSubmission, ...]] = {
+    "01_sgd": PLANTED_01_SGD,
+    "02_rmsprop_adam": PLANTED_02_RMSPROP_ADAM,
+    "03_adamw": PLANTED_03_ADAMW,
+}
 
 
 def planted_for(assignment: str) -> tuple[PlantedSubmission, ...]:
