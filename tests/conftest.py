@@ -29,7 +29,7 @@ def nbgrader_meta(cell: Any) -> dict:
 
 def answer_namespace(assignment: str, replacements: dict[str, str] | None = None) -> dict[str, Any]:
     """Run the locked setup cell and every answer code cell (reference, or replaced) in a fresh namespace."""
-    from course_utils.grading.submissions import strip_solution_markers
+    from course_utils.grading.submissions import resolve_replacement, strip_solution_markers
 
     replacements = replacements or {}
     namespace: dict[str, Any] = {"__name__": "__student__"}
@@ -41,7 +41,7 @@ def answer_namespace(assignment: str, replacements: dict[str, str] | None = None
         if grade_id == "setup":
             exec(compile(cell.source, "<setup>", "exec"), namespace)
         elif meta.get("solution"):
-            source = replacements.get(grade_id, strip_solution_markers(cell.source))
+            source = resolve_replacement(replacements[grade_id], cell.source) if grade_id in replacements else strip_solution_markers(cell.source)
             exec(compile(source, f"<{grade_id}>", "exec"), namespace)
     return namespace
 

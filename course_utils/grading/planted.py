@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from string import Template
+from typing import Any
+
+from course_utils.grading.submissions import edit
 
 __all__ = ["sgd_source", "rmsprop_source", "adam_source", "adamw_source", "PlantedSubmission", "PLANTED", "REFERENCE", "BLANK", "planted_for"]
 
@@ -22,7 +25,7 @@ BLANK = "blank"
 class PlantedSubmission:
     student_id: str
     description: str
-    replacements: Mapping[str, str] = field(default_factory=dict)  # answer cell grade_id -> source
+    replacements: Mapping[str, Any] = field(default_factory=dict)  # answer cell grade_id -> source, or edit(old, new) of the reference
     loses: frozenset[str] = frozenset()  # test cell grade_ids that must score zero ("*" = every one)
     blank: bool = False
 

@@ -7,12 +7,12 @@ dropped), or by a given replacement source. Locked cells keep the released text,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["answer_cells", "strip_solution_markers", "fill_submission", "write_submission"]
+__all__ = ["answer_cells", "strip_solution_markers", "edit", "resolve_replacement", "fill_submission", "write_submission"]
 
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -31,10 +31,30 @@ def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, nbformat.Notebook
     }
 
 
+Replacement = str | Callable[[str], str]  # a new source, or an edit of the reference answer
+
+
+def resolve_replacement(value: Replacement, reference_source: str) -> str:
+    """The cell source a replacement stands for: itself, or the edit applied to the reference answer."""
+    return value(strip_solution_markers(reference_source)) if callable(value) else value
+
+
+def edit(old: str, new: str) -> Callable[[str], str]:
+    """A replacement that is the reference answer with ``old`` replaced by ``new`` (``old`` must occur exactly once)."""
+
+    def apply(reference: str) -> str:
+        count = reference.count(old)
+        if count != 1:
+            raise ValueError(f"planted edit expects {old!r} exactly once in the reference answer, found it {count} times")
+        return reference.replace(old, new)
+
+    return apply
+
+
 def fill_submission(
     release: nbformat.NotebookNode,
     source: nbformat.NotebookNode,
-    replacements: Mapping[str, str] | None = None,
+    replacements: Mapping[str, Replacement] | None = None,
     *,
     blank: bool = False,
 ) -> nbformat.NotebookNode:
@@ -47,7 +67,7 @@ def fill_submission(
         raise KeyError(f"replacements name cells that are not answer cells: {sorted(unknown)}")
     for grade_id, cell in answer_cells(submission).items():
         if grade_id in replacements:
-            cell.source = replacements[grade_id]
+            cell.source = resolve_replacement(replacements[grade_id], reference[grade_id].source)
         elif not blank:
             cell.source = strip_solution_markers(reference[grade_id].source)
     return submission
