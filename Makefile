@@ -36,7 +36,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.
-	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests
 
 release: $(STAMP)
 	$(GRADE) release

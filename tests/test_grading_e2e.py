@@ -21,7 +21,7 @@ from conftest import ASSIGNMENTS, REPO
 from course_utils.grading.planted import BLANK, REFERENCE, planted_for
 from course_utils.grading.report import read_scores
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = pytest.mark.slow  # one file, one xdist worker (make test uses --dist loadfile): one shared autograde run
 
 
 def run_cli(course: Path, command: str) -> subprocess.CompletedProcess[str]:

@@ -79,10 +79,12 @@ def _expect_groups(optimizer: Any, expected: list[dict], what: str) -> None:
 
 
 def _expect_value_error(SGD: Any, params: Any, what: str, word: str, **defaults: Any) -> None:
+    """SGD(params, **defaults) must raise ValueError whose message mentions ``word`` ("lr" also accepts "learning rate")."""
+    accepted = (word, "learning rate") if word == "lr" else (word,)
     try:
         SGD(params, **defaults)
     except ValueError as error:
-        if word.lower() not in str(error).lower():
+        if not any(w.lower() in str(error).lower() for w in accepted):
             raise CheckFailed(f"SGD built with {what} raised ValueError({str(error)!r}); the message should mention {word!r}.") from None
         return
     except Exception as error:

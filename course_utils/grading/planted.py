@@ -331,9 +331,11 @@ PLANTED_02_RMSPROP_ADAM = (
     PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
     PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
     PlantedSubmission(
-        "building_blocks_wrong", "ema_ with swapped weights, bias correction counting t from 0",
+        "building_blocks_wrong", "ema_ with swapped weights, bias correction counting t from 0 (the reference RMSprop and Adam use them)",
         {"ema_": _EMA_SWAPPED, "bias_correction": _BIAS_CORRECTION_FROM_ZERO},
-        frozenset({"test_ema", "test_bias_correction"})),
+        # The reference RMSprop and Adam are built from ema_ and bias_correction, as the chapter teaches,
+        # so broken building blocks break them too; their contract cells do not compare numbers.
+        frozenset({"test_ema", "test_bias_correction", "test_RMSprop_plain", "test_RMSprop_momentum", "test_Adam_plain", "test_Adam_weight_decay"})),
     PlantedSubmission(
         "rmsprop_eps_inside_sqrt", "RMSprop adds eps inside the square root",
         {"RMSprop": rmsprop_source("eps inside sqrt", avg='avg = state["square_avg"].add(self.eps).sqrt()')},
@@ -379,10 +381,68 @@ PLANTED_03_ADAMW = (
         _ADAMW_CELLS),
 )
 
+# --- 04_param_groups ---------------------------------------------------------------------------------
+
+PLANTED_04_PARAM_GROUPS = (
+    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
+    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    PlantedSubmission(
+        "sgd_silent_default_lr", "a group without lr silently gets lr=0.001 instead of a ValueError",
+        {"SGD": edit('raise ValueError(f"parameter group {index} has no \'lr\', and no default lr was given")', 'group["lr"] = 0.001')},
+        frozenset({"test_SGD_param_groups"})),
+    PlantedSubmission(
+        "sgd_reads_lr_once", "SGD copies each group's learning rate once, so changes through param_groups are ignored",
+        {"SGD": edit('lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]',
+                     'lr = self.__dict__.setdefault("first_lrs", {}).setdefault(id(group), group["lr"])\n'
+                     '            momentum, weight_decay = group["momentum"], group["weight_decay"]')},
+        frozenset({"test_SGD_groups_step"})),
+    PlantedSubmission(
+        "split_decays_embeddings", "split_decay_groups decays embedding tables",
+        {"split_decay_groups": edit("nn.GroupNorm, nn.Embedding)", "nn.GroupNorm)")},
+        frozenset({"test_split_decay_groups"})),
+    PlantedSubmission(
+        "adagrad_state_outside", "Adagrad keeps its running sums outside self.state, so state_dict() misses them",
+        {"Adagrad": edit("state = self.state[p]", 'state = self.__dict__.setdefault("sums", {}).setdefault(p, {})')},
+        frozenset({"test_Adagrad", "test_Adagrad_resume"})),
+)
+
+
+# --- 05_schedulers --------------------------------------------------------------------------------------
+
+_OWN_SCHEDULER_CELLS = frozenset({"test_ExponentialLR", "test_StepLR", "test_MultiStepLR", "test_CosineAnnealingLR", "test_LinearLR", "test_warmup_cosine"})
+
+PLANTED_05_SCHEDULERS = (
+    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
+    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    PlantedSubmission(
+        "steplr_off_by_one", "StepLR decays one step early",
+        {"schedulers": edit("base * self.gamma ** (self.last_epoch // self.step_size)", "base * self.gamma ** ((self.last_epoch + 1) // self.step_size)")},
+        frozenset({"test_StepLR"})),
+    PlantedSubmission(
+        "linear_overshoots", "LinearLR keeps changing after total_iters",
+        {"schedulers": edit("progress = min(self.last_epoch, self.total_iters) / self.total_iters", "progress = self.last_epoch / self.total_iters")},
+        frozenset({"test_LinearLR"})),
+    PlantedSubmission(
+        "cosine_period_doubled", "CosineAnnealingLR with a period of 2 * T_max",
+        {"schedulers": edit("math.cos(math.pi * self.last_epoch / self.T_max)", "math.cos(math.pi * self.last_epoch / (2 * self.T_max))")},
+        frozenset({"test_CosineAnnealingLR"})),
+    PlantedSubmission(
+        "first_group_only", "the base class's step() updates only the first parameter group",
+        {"schedulers": edit('for group, lr in zip(self.optimizer.param_groups, self.get_lr()):\n            group["lr"] = lr',
+                            'self.optimizer.param_groups[0]["lr"] = self.get_lr()[0]')},
+        _OWN_SCHEDULER_CELLS),
+    PlantedSubmission(
+        "scheduler_before_optimizer", "opt_fn_with_scheduler steps the scheduler before the optimizer",
+        {"opt_fn_with_scheduler": edit("        optimizer.step()\n        scheduler.step()", "        scheduler.step()\n        optimizer.step()")},
+        frozenset({"test_opt_fn_with_scheduler"})),
+)
+
 PLANTED: dict[str, tuple[PlantedSubmission, ...]] = {
     "01_sgd": PLANTED_01_SGD,
     "02_rmsprop_adam": PLANTED_02_RMSPROP_ADAM,
     "03_adamw": PLANTED_03_ADAMW,
+    "04_param_groups": PLANTED_04_PARAM_GROUPS,
+    "05_schedulers": PLANTED_05_SCHEDULERS,
 }
 
 
