@@ -230,9 +230,9 @@ def _check_scheduler(student: Any, name: str, cases: list[ScheduleCase], mistake
 
 def check_exponential_lr(ExponentialLR: Any, *, thorough: bool = False) -> None:
     """ExponentialLR(optimizer, gamma): lr = base * gamma ** t for every group."""
-    cases = [ScheduleCase("gamma 0.9", {"gamma": 0.9}, 6)]
+    cases = [ScheduleCase("gamma 0.9", {"gamma": 0.9}, 6), ScheduleCase("gamma 0.5, other base rates", {"gamma": 0.5}, 5, (1.0, 0.3))]
     if thorough:
-        cases += [ScheduleCase("gamma 0.5, many steps", {"gamma": 0.5}, 15, (1.0, 0.3)), ScheduleCase("gamma 1", {"gamma": 1.0}, 3)]
+        cases += [ScheduleCase("gamma 0.99, many steps", {"gamma": 0.99}, 25), ScheduleCase("gamma 1", {"gamma": 1.0}, 3)]
     steps = _check_scheduler(ExponentialLR, "ExponentialLR", cases, generic_mistakes(_exponential))
     passed(f"ExponentialLR matches torch.optim.lr_scheduler.ExponentialLR: {len(cases)} cases, {steps} steps, two groups, two kinds of optimizer.")
 
@@ -253,7 +253,18 @@ def check_multistep_lr(MultiStepLR: Any, *, thorough: bool = False) -> None:
     if thorough:
         cases += [ScheduleCase("one milestone", {"milestones": [3], "gamma": 0.2}, 8, (1.0, 0.01)),
                   ScheduleCase("milestones as a tuple", {"milestones": (1, 2, 3), "gamma": 0.9}, 6)]
-    steps = _check_scheduler(MultiStepLR, "MultiStepLR", cases, generic_mistakes(_multistep))
+    def again_after_last(case: ScheduleCase) -> list[list[float]]:
+        h = case.hyperparams
+        last = max(h["milestones"])
+        return closed_form_lrs(lambda t, _: h.get("gamma", 0.1) ** (sum(1 for m in h["milestones"] if m <= t) + max(0, t - last)), case)
+
+    mistakes = [
+        ScheduleMistake("decaying again at every step after the last milestone",
+                        "Count the milestones passed (bisect.bisect_right(sorted_milestones, last_epoch)) and use gamma ** count: after the last milestone the rate stays put.",
+                        again_after_last),
+        *generic_mistakes(_multistep),
+    ]
+    steps = _check_scheduler(MultiStepLR, "MultiStepLR", cases, mistakes)
     passed(f"MultiStepLR matches torch.optim.lr_scheduler.MultiStepLR: {len(cases)} cases, {steps} steps, past every milestone.")
 
 

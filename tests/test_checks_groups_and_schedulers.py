@@ -1,0 +1,96 @@
+"""Chapters 4 and 5: each known mistake, planted as an edit of the reference answer, is named."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import answer_namespace
+from course_utils.checks import CheckFailed
+from course_utils.checks import param_groups as groups
+from course_utils.checks import schedulers
+from course_utils.grading.submissions import edit
+
+pytestmark = pytest.mark.usefixtures("restore_patched_modules")
+
+SCHEDULER_MISTAKES = {
+    "multistep decays after the last milestone": (
+        schedulers.check_multistep_lr, "MultiStepLR", "decaying again at every step after the last milestone",
+        "n_passed = bisect.bisect_right(self.milestones, self.last_epoch)",
+        "n_passed = bisect.bisect_right(self.milestones, self.last_epoch) + max(0, self.last_epoch - self.milestones[-1])"),
+    "step compounding": (
+        schedulers.check_step_lr, "StepLR", "compounding on the current rate instead of the base rate",
+        "base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs",
+        "group['lr'] * self.gamma ** (self.last_epoch // self.step_size) for group in self.optimizer.param_groups"),
+    "step off by one": (
+        schedulers.check_step_lr, "StepLR", "off by one",
+        "base * self.gamma ** (self.last_epoch // self.step_size)", "base * self.gamma ** ((self.last_epoch + 1) // self.step_size)"),
+    "linear never reaches the end": (
+        schedulers.check_linear_lr, "LinearLR", "never reaches end_factor",
+        "progress = min(self.last_epoch, self.total_iters) / self.total_iters",
+        "progress = min(self.last_epoch, self.total_iters) / (self.total_iters + 1)"),
+    "cosine without the half": (
+        schedulers.check_cosine_annealing_lr, "CosineAnnealingLR", "without the (1 + cos) / 2 form",
+        "cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2",
+        "cosine = math.cos(math.pi * self.last_epoch / self.T_max)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCHEDULER_MISTAKES))
+def test_scheduler_mistake_is_named(case: str) -> None:
+    check, name, phrase, old, new = SCHEDULER_MISTAKES[case]
+    namespace = answer_namespace("05_schedulers", {"schedulers": edit(old, new)})
+    with pytest.raises(CheckFailed, match=re.escape(phrase)):
+        check(namespace[name])
+
+
+def test_changing_an_attribute_instead_of_the_groups_is_named() -> None:
+    namespace = answer_namespace("05_schedulers", {"schedulers": edit(
+        'for group, lr in zip(self.optimizer.param_groups, self.get_lr()):\n            group["lr"] = lr',
+        "self.optimizer.lr = self.get_lr()[0]")})
+    with pytest.raises(CheckFailed, match="never change"):
+        schedulers.check_exponential_lr(namespace["ExponentialLR"])
+
+
+def test_wrapping_torch_schedulers_fails_on_an_optimizer_without_torch() -> None:
+    wrapper = "def StepLR(optimizer, step_size, gamma=0.1):\n    return torch.optim.lr_scheduler.StepLR(optimizer, step_size, gamma)\n"
+    namespace = answer_namespace("05_schedulers")
+    exec(wrapper, namespace)
+    with pytest.raises(CheckFailed, match="object with only param_groups"):
+        schedulers.check_step_lr(namespace["StepLR"])
+
+
+def test_warmup_that_restarts_the_cosine_is_named() -> None:
+    namespace = answer_namespace("05_schedulers", {"warmup_cosine": edit(
+        "math.cos(math.pi * (t - warmup_steps) / (total_steps - warmup_steps))", "math.cos(math.pi * t / total_steps)")})
+    with pytest.raises(CheckFailed, match="cosine phase starts at step 0"):
+        schedulers.check_warmup_cosine(namespace["warmup_cosine"])
+
+
+def test_sgd_accepting_a_parameter_twice_is_reported() -> None:
+    namespace = answer_namespace("04_param_groups", {"SGD": edit("                if p in seen:\n", "                if False:\n")})
+    with pytest.raises(CheckFailed, match="p1 in two groups was accepted"):
+        groups.check_sgd_param_groups(namespace["SGD"])
+
+
+def test_split_that_decays_norm_weights_is_named() -> None:
+    namespace = answer_namespace("04_param_groups", {"split_decay_groups": edit(
+        "no_decay_modules = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.Embedding)",
+        "no_decay_modules = (nn.Embedding,)")})
+    with pytest.raises(CheckFailed, match=r"decays \['body.1.weight', 'norm.weight'\]"):
+        groups.check_split_decay_groups(namespace["split_decay_groups"])
+
+
+def test_adagrad_must_subclass_the_optimizer_base() -> None:
+    source = ("class Adagrad:\n    def __init__(self, params, lr=0.01, eps=1e-10):\n        self.params = list(params)\n"
+              "    def step(self):\n        pass\n")
+    namespace = answer_namespace("04_param_groups", {"Adagrad": source})
+    with pytest.raises(CheckFailed, match="should subclass torch.optim.Optimizer"):
+        groups.check_adagrad(namespace["Adagrad"])
+
+
+def test_adagrad_eps_inside_the_root_is_named() -> None:
+    namespace = answer_namespace("04_param_groups", {"Adagrad": edit('state["sum"].sqrt().add_(eps)', '(state["sum"] + eps).sqrt()')})
+    with pytest.raises(CheckFailed, match="eps inside the square root"):
+        groups.check_adagrad(namespace["Adagrad"])
