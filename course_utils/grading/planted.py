@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from string import Template
 from typing import Any
 
-from course_utils.grading.submissions import edit
+from course_utils.grading.submissions import edit, edits
 
 __all__ = ["sgd_source", "rmsprop_source", "adam_source", "adamw_source", "PlantedSubmission", "PLANTED", "REFERENCE", "BLANK", "planted_for"]
 
@@ -352,6 +352,13 @@ PLANTED_02_RMSPROP_ADAM = (
         "adam_t_not_incremented", "Adam's step count never moves past 1",
         {"Adam": adam_source("t frozen", count='state["step"] = 1')}, _ADAM_CELLS),
     PlantedSubmission(
+        "adam_eps_inside_sqrt", "Adam adds eps inside the square root",
+        {"Adam": adam_source("eps inside sqrt").replace("v_hat.sqrt().add_(self.eps)", "(v_hat + self.eps).sqrt()")}, _ADAM_CELLS),
+    PlantedSubmission(
+        "adam_t_from_zero", "Adam's bias correction uses the step count before incrementing it (t starts at 0)",
+        {"Adam": adam_source("t from zero", count='t0 = state["step"]\n            state["step"] += 1',
+                             correction1="(1 - beta1 ** t0)", correction2="(1 - beta2 ** t0)")}, _ADAM_CELLS),
+    PlantedSubmission(
         "adam_decoupled_decay", "Adam with AdamW's decoupled decay",
         {"Adam": adam_source("decoupled decay", decay="p.mul_(1 - self.lr * self.weight_decay)")},
         frozenset({"test_Adam_weight_decay"})),
@@ -375,6 +382,10 @@ PLANTED_03_ADAMW = (
     PlantedSubmission(
         "decay_not_scaled_by_lr", "AdamW that multiplies p by (1 - weight_decay)",
         {"AdamW": adamw_source("decay without lr", decay="p.mul_(1 - self.weight_decay)")}, frozenset({"test_AdamW_decay"})),
+    PlantedSubmission(
+        "adamw_default_decay_zero", "AdamW whose default weight_decay is 0 instead of 0.01",
+        {"AdamW": adamw_source("default decay 0").replace("weight_decay=0.01", "weight_decay=0.0", 1)},
+        frozenset({"test_AdamW_plain", "test_AdamW_decay"})),
     PlantedSubmission(
         "adamw_subclass_torch", "AdamW as a subclass of torch.optim.AdamW",
         {"AdamW": 'class AdamW(torch.optim.AdamW):\n    """Borrows torch.optim.AdamW\'s step (not allowed)."""\n'},
@@ -426,6 +437,19 @@ PLANTED_05_SCHEDULERS = (
         "cosine_period_doubled", "CosineAnnealingLR with a period of 2 * T_max",
         {"schedulers": edit("math.cos(math.pi * self.last_epoch / self.T_max)", "math.cos(math.pi * self.last_epoch / (2 * self.T_max))")},
         frozenset({"test_CosineAnnealingLR"})),
+    PlantedSubmission(
+        "compounding_and_multistep", "StepLR compounds on the current rate; MultiStepLR keeps decaying after its last milestone",
+        {"schedulers": edits(
+            ("base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs",
+             "group['lr'] * self.gamma ** (self.last_epoch // self.step_size) for group in self.optimizer.param_groups"),
+            ("n_passed = bisect.bisect_right(self.milestones, self.last_epoch)",
+             "n_passed = bisect.bisect_right(self.milestones, self.last_epoch) + max(0, self.last_epoch - self.milestones[-1])"))},
+        frozenset({"test_StepLR", "test_MultiStepLR"})),
+    PlantedSubmission(
+        "lr_attribute_not_groups", "the base class's step() sets optimizer.lr instead of each group's lr",
+        {"schedulers": edit('for group, lr in zip(self.optimizer.param_groups, self.get_lr()):\n            group["lr"] = lr',
+                            "self.optimizer.lr = self.get_lr()[0]")},
+        _OWN_SCHEDULER_CELLS),
     PlantedSubmission(
         "first_group_only", "the base class's step() updates only the first parameter group",
         {"schedulers": edit('for group, lr in zip(self.optimizer.param_groups, self.get_lr()):\n            group["lr"] = lr',

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["answer_cells", "strip_solution_markers", "edit", "resolve_replacement", "fill_submission", "write_submission"]
+__all__ = ["answer_cells", "strip_solution_markers", "edit", "edits", "resolve_replacement", "fill_submission", "write_submission"]
 
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -47,6 +47,18 @@ def edit(old: str, new: str) -> Callable[[str], str]:
         if count != 1:
             raise ValueError(f"planted edit expects {old!r} exactly once in the reference answer, found it {count} times")
         return reference.replace(old, new)
+
+    return apply
+
+
+def edits(*pairs: tuple[str, str]) -> Callable[[str], str]:
+    """Several :func:`edit` s applied in order."""
+    steps = [edit(old, new) for old, new in pairs]
+
+    def apply(reference: str) -> str:
+        for step in steps:
+            reference = step(reference)
+        return reference
 
     return apply
 
