@@ -50,14 +50,14 @@ def time_autograde(assignment: str, scratch: Path) -> float:
 
 def main() -> None:
     course = Course(REPO)
-    print(f"{'what':<44}{'seconds':>9}  target")
-    print(f"{'import course_utils':<44}{time_import():>9.3f}  < 1 s")
+    print(f"{'what':<52}{'seconds':>9}  target")
+    print(f"{'import course_utils':<52}{time_import():>9.3f}  < 1 s")
     with tempfile.TemporaryDirectory() as scratch:
         for assignment in course.assignments:
             run = time_notebook(course.source_notebook(assignment))
             grade = time_autograde(assignment, Path(scratch))
-            print(f"{assignment + ': solution notebook, top to bottom':<44}{run:>9.2f}  < 30 s")
-            print(f"{assignment + ': autograde one submission':<44}{grade:>9.2f}  < 1.5 x run = {1.5 * run:.1f} s  (ratio {grade / run:.2f})")
+            print(f"{assignment + ': solution notebook, top to bottom':<52}{run:>9.2f}  < 30 s")
+            print(f"{assignment + ': autograde one submission':<52}{grade:>9.2f}  < 1.5 x run = {1.5 * run:.1f} s  (ratio {grade / run:.2f})")
 
 
 if __name__ == "__main__":
