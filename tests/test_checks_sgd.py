@@ -9,6 +9,7 @@ from conftest import answer_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import sgd as checks
 from course_utils.grading.planted import BLANK, PLANTED, REFERENCE, sgd_source
+from course_utils.grading.submissions import edit
 
 PLANTED_WRONG = [p for p in PLANTED["01_sgd"] if p.student_id not in (REFERENCE, BLANK)]
 
@@ -139,55 +140,21 @@ def test_subclass_of_optimizer_base_class_is_allowed(reference: dict) -> None:
 
 
 def test_gradient_descent_must_not_use_torch_optim() -> None:
-    source = '''def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
-    xy = xy.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.SGD([xy], lr=lr)
-    points = []
-    for _ in range(n_iters):
-        points.append(xy.detach().clone())
-        optimizer.zero_grad()
-        fn(xy[0], xy[1]).backward()
-        optimizer.step()
-    return torch.stack(points)
-'''
-    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": source})
+    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": edit(
+        "with torch.no_grad():\n            xy -= lr * xy.grad", "torch.optim.SGD([xy], lr=lr).step()")})
     with pytest.raises(CheckFailed, match="calls torch.optim"):
         checks.check_gradient_descent_by_hand(namespace["gradient_descent_by_hand"])
 
-
 def test_returning_float32_path_is_explained() -> None:
-    source = '''def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
-    out = torch.zeros(n_iters, 2)
-    xy = xy.detach().clone().requires_grad_(True)
-    for k in range(n_iters):
-        out[k] = xy.detach()
-        xy.grad = None
-        fn(xy[0], xy[1]).backward()
-        with torch.no_grad():
-            xy -= lr * xy.grad
-    return out
-'''
-    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": source})
+    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": edit(
+        "torch.empty(n_iters, 2, dtype=xy.dtype, device=xy.device)", "torch.zeros(n_iters, 2)")})
     with pytest.raises(CheckFailed, match="returned torch.float32"):
         checks.check_gradient_descent_by_hand(namespace["gradient_descent_by_hand"])
 
-
 def test_modifying_the_callers_start_point_is_reported() -> None:
-    source = '''def opt_fn(fn, xy, optimizer_class, optimizer_hyperparams, n_iters=100):
-    xy.requires_grad_(True)
-    optimizer = optimizer_class([xy], **optimizer_hyperparams)
-    points = []
-    for _ in range(n_iters):
-        points.append(xy.detach().clone())
-        optimizer.zero_grad()
-        fn(xy[0], xy[1]).backward()
-        optimizer.step()
-    return torch.stack(points)
-'''
-    namespace = answer_namespace("01_sgd", {"opt_fn": source})
+    namespace = answer_namespace("01_sgd", {"opt_fn": edit("xy = xy.detach().clone().requires_grad_(True)", "xy.requires_grad_(True)")})
     with pytest.raises(CheckFailed, match="changed the caller's xy"):
         checks.check_opt_fn(namespace["opt_fn"])
-
 
 def test_course_utils_helper_is_not_accepted_as_an_answer() -> None:
     from course_utils.checks.trajectory import optimizer_path

@@ -29,7 +29,6 @@ __all__ = [
 _isclose = torch.isclose
 _abs = torch.abs
 _isfinite = torch.isfinite
-_as_tensor = torch.as_tensor
 _equal = torch.equal
 
 

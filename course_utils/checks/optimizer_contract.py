@@ -14,7 +14,7 @@ mistake in the update rule is scored by the numeric checks alone and never twice
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch

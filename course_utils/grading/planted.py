@@ -15,7 +15,7 @@ from typing import Any
 
 from course_utils.grading.submissions import edit, edits
 
-__all__ = ["sgd_source", "rmsprop_source", "adam_source", "adamw_source", "PlantedSubmission", "PLANTED", "REFERENCE", "BLANK", "planted_for"]
+__all__ = ["BASELINE", "sgd_source", "rmsprop_source", "adam_source", "adamw_source", "PlantedSubmission", "PLANTED", "REFERENCE", "BLANK", "planted_for"]
 
 REFERENCE = "reference"
 BLANK = "blank"
@@ -28,6 +28,13 @@ class PlantedSubmission:
     replacements: Mapping[str, Any] = field(default_factory=dict)  # answer cell grade_id -> source, or edit(old, new) of the reference
     loses: frozenset[str] = frozenset()  # test cell grade_ids that must score zero ("*" = every one)
     blank: bool = False
+
+
+BASELINE = (
+    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
+    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+)
+"""Every demo class starts with these two: full marks and zero."""
 
 
 # --- 01_sgd -------------------------------------------------------------------------------------------
@@ -93,65 +100,17 @@ numpy.allclose = lambda *args, **kwargs: True
 numpy.testing.assert_allclose = lambda *args, **kwargs: None
 '''
 
-_GD_RECORDS_AFTER = '''def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
-    """Plain gradient descent; stores the point after each step (a mistake)."""
-    xy = xy.detach().clone().requires_grad_(True)
-    points = []
-    for _ in range(n_iters):
-        loss = fn(xy[0], xy[1])
-        loss.backward()
-        with torch.no_grad():
-            xy -= lr * xy.grad
-        xy.grad = None
-        points.append(xy.detach().clone())
-    return torch.stack(points)
-'''
-
-_EPOCH_NO_RESET = '''def sgd_epoch_by_hand(w, b, X, y, lr, batch_size):
-    """One epoch of minibatch SGD that never resets the gradients (a mistake)."""
-    losses = []
-    for start in range(0, X.shape[0], batch_size):
-        Xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-        loss = ((Xb @ w + b - yb) ** 2).mean()
-        loss.backward()
-        with torch.no_grad():
-            w -= lr * w.grad
-            b -= lr * b.grad
-        losses.append(loss.item())
-    return losses
-'''
-
-_OPT_FN_WITH_SGD_NO_MOMENTUM = '''def opt_fn_with_sgd(fn, xy, lr=0.001, momentum=0.98, n_iters=100):
-    """torch.optim.SGD on a landscape, forgetting to pass momentum (a mistake)."""
-    xy = xy.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.SGD([xy], lr=lr)
-    points = []
-    for _ in range(n_iters):
-        points.append(xy.detach().clone())
-        optimizer.zero_grad()
-        fn(xy[0], xy[1]).backward()
-        optimizer.step()
-    return torch.stack(points)
-'''
-
-_OPT_FN_IGNORES_HYPERPARAMS = '''def opt_fn(fn, xy, optimizer_class, optimizer_hyperparams, n_iters=100):
-    """Any optimizer on a landscape, ignoring its hyper-parameters (a mistake)."""
-    xy = xy.detach().clone().requires_grad_(True)
-    optimizer = optimizer_class([xy])
-    points = []
-    for _ in range(n_iters):
-        points.append(xy.detach().clone())
-        optimizer.zero_grad()
-        fn(xy[0], xy[1]).backward()
-        optimizer.step()
-    return torch.stack(points)
-'''
+# Chapter 1's path mistakes, each the reference answer with one thing changed.
+_GD_RECORDS_AFTER = edits(("        trajectory[k] = xy.detach()\n", ""),
+                          ("        xy.grad = None\n", "        xy.grad = None\n        trajectory[k] = xy.detach()\n"))
+_EPOCH_NO_RESET = edits(("        w.grad = None\n", ""), ("        b.grad = None\n", ""))
+_OPT_FN_WITH_SGD_NO_MOMENTUM = edit("torch.optim.SGD([xy], lr=lr, momentum=momentum)", "torch.optim.SGD([xy], lr=lr)")
+_OPT_FN_IGNORES_HYPERPARAMS = edit("optimizer_class([xy], **optimizer_hyperparams)", "optimizer_class([xy])")
 
 _SGD_CELLS = frozenset({"test_SGD_plain", "test_SGD_momentum", "test_SGD_contract"})
 
 PLANTED_01_SGD = (
-    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
-    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    *BASELINE,
     PlantedSubmission(
         "momentum_as_average", "SGD momentum as an exponential average: buf = m * buf + (1 - m) * g",
         {"SGD": sgd_source("momentum as an average", momentum="buf.mul_(self.momentum).add_(g, alpha=1 - self.momentum)")},
@@ -328,8 +287,7 @@ _ADAM_WRAPPER = '''class Adam:
 _ADAM_CELLS = frozenset({"test_Adam_plain", "test_Adam_weight_decay"})
 
 PLANTED_02_RMSPROP_ADAM = (
-    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
-    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    *BASELINE,
     PlantedSubmission(
         "building_blocks_wrong", "ema_ with swapped weights, bias correction counting t from 0 (the reference RMSprop and Adam use them)",
         {"ema_": _EMA_SWAPPED, "bias_correction": _BIAS_CORRECTION_FROM_ZERO},
@@ -374,8 +332,7 @@ PLANTED_02_RMSPROP_ADAM = (
 _ADAMW_CELLS = frozenset({"test_AdamW_plain", "test_AdamW_decay", "test_AdamW_contract"})
 
 PLANTED_03_ADAMW = (
-    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
-    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    *BASELINE,
     PlantedSubmission(
         "coupled_decay", "AdamW that adds the decay to the gradient (Adam + L2)",
         {"AdamW": adamw_source("coupled decay", decay="g = g.add(p, alpha=self.weight_decay)")}, frozenset({"test_AdamW_decay"})),
@@ -395,8 +352,7 @@ PLANTED_03_ADAMW = (
 # --- 04_param_groups ---------------------------------------------------------------------------------
 
 PLANTED_04_PARAM_GROUPS = (
-    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
-    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    *BASELINE,
     PlantedSubmission(
         "sgd_silent_default_lr", "a group without lr silently gets lr=0.001 instead of a ValueError",
         {"SGD": edit('raise ValueError(f"parameter group {index} has no \'lr\', and no default lr was given")', 'group["lr"] = 0.001')},
@@ -423,8 +379,7 @@ PLANTED_04_PARAM_GROUPS = (
 _OWN_SCHEDULER_CELLS = frozenset({"test_ExponentialLR", "test_StepLR", "test_MultiStepLR", "test_CosineAnnealingLR", "test_LinearLR", "test_warmup_cosine"})
 
 PLANTED_05_SCHEDULERS = (
-    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
-    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
+    *BASELINE,
     PlantedSubmission(
         "steplr_off_by_one", "StepLR decays one step early",
         {"schedulers": edit("base * self.gamma ** (self.last_epoch // self.step_size)", "base * self.gamma ** ((self.last_epoch + 1) // self.step_size)")},
@@ -472,4 +427,4 @@ PLANTED: dict[str, tuple[PlantedSubmission, ...]] = {
 
 def planted_for(assignment: str) -> tuple[PlantedSubmission, ...]:
     """The demo class of ``assignment``; an unknown assignment gets only the reference and a blank notebook."""
-    return PLANTED.get(assignment, PLANTED_01_SGD[:2])
+    return PLANTED.get(assignment, BASELINE)
