@@ -1,0 +1,120 @@
+"""The process that runs a notebook's code and its probes: ``python -I -m course_utils.grading.recheck.runner``.
+
+It reads one job (JSON) from standard input::
+
+    {"role": "student" | "reference", "assignment": "01_sgd", "seed": 123,
+     "cells": [["setup", "<source>"], ["SGD", "<source>"], ...],
+     "probes": ["test_SGD_plain", ...], "skip": ["SGD"], "allow_torch_optim": [],
+     "protected": ["/course/solutions", ...]}
+
+and works in its current directory (a scratch folder made for it): ``progress.jsonl`` gets a line
+when each cell or probe starts and ends, and ``records/<grade_id>.pt`` the probe's record. A
+*student* job is hardened first (see :mod:`course_utils.grading.recheck.sandbox`). Nothing here
+knows the expected values: the grader compares records in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+class _NoIPython:
+    """``get_ipython()`` for cells run outside IPython: magics and shell escapes do nothing."""
+
+    def run_line_magic(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def run_cell_magic(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def system(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def getoutput(self, *args: Any, **kwargs: Any) -> list:
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    scratch = Path.cwd()
+    (scratch / "records").mkdir(exist_ok=True)
+    progress = open(scratch / "progress.jsonl", "a", buffering=1)
+
+    def mark(**entry: Any) -> None:
+        progress.write(json.dumps(entry) + "\n")
+
+    warnings.filterwarnings("ignore")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy  # noqa: F401  (imported before the student's code, so a numpy.py beside it cannot shadow it)
+    import torch
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    import course_utils
+    from course_utils import data, device as device_module, landscapes, models, plotting, training, widgets  # noqa: F401
+    from course_utils.grading.recheck import sandbox
+    from course_utils.grading.recheck.observations import TAMPERED, Recorder
+    from course_utils.grading.recheck.probes import probes_for
+
+    probes = probes_for(job["assignment"])
+    device = device_module.get_device()
+    transformer = TransformerManager()
+    snapshot = None
+    # The set-up cell picks plotly's notebook renderer, which loads nbformat and plotly.js: nothing is
+    # displayed here, so skip that.
+    plotting.configure_plotly_renderer = lambda: "json"
+    if job["role"] == "student":
+        sandbox.lock_torch_optim(allowed=job.get("allow_torch_optim", ()))
+        sandbox.hide_grading_modules()
+        snapshot = sandbox.library_snapshot()
+        sandbox.install_audit_hook(scratch, [Path(p) for p in job.get("protected", ())])
+    del course_utils
+    skip = set(job.get("skip", ()))
+    namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _NoIPython}
+
+    for label, source in job["cells"]:
+        if label in skip:
+            continue
+        mark(start=label)
+        try:
+            code = compile(transformer.transform_cell(source), f"<cell {label}>", "exec")
+            exec(code, namespace)
+            mark(done=label)
+        except BaseException as error:  # noqa: BLE001 - the student's cell may raise anything, SystemExit included
+            mark(done=label, error=f"{type(error).__name__}: {error}"[:500])
+
+    for grade_id in job["probes"]:
+        if grade_id in skip:
+            continue
+        mark(start=grade_id)
+        recorder = Recorder(seed=int(job["seed"]), device=device)
+        changed = sandbox.tampered_names(snapshot) if snapshot is not None else []
+        if changed:
+            recorder.entries.append((TAMPERED, changed[:20]))
+        else:
+            try:
+                probes[grade_id].run(recorder, namespace)
+            except BaseException as error:  # noqa: BLE001
+                recorder.raised(error)
+            changed = sandbox.tampered_names(snapshot) if snapshot is not None else []
+            if changed:
+                recorder.entries.insert(0, (TAMPERED, changed[:20]))
+        torch.save(recorder.entries, scratch / "records" / f"{grade_id}.pt")
+        mark(done=grade_id)
+    mark(finished=True)
+    progress.close()
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter shutdown: a student's atexit handlers or __del__ methods have nothing to add
+
+
+if __name__ == "__main__":
+    sys.exit(main())

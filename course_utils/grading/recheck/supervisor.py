@@ -1,0 +1,312 @@
+"""Run the reference and the student's code in separate processes, contain what goes wrong, compare.
+
+:func:`recheck_notebook` is the whole independent check of one notebook:
+
+1. The reference record: the solution notebook's set-up and answer cells run with every probe in a
+   process that never sees student code (cached per assignment and seed).
+2. The student's record: the submission's locked set-up and answer cells, then the probes, in a
+   hardened process (torch.optim gone, grading modules hidden, audit hook). Probes that need
+   torch.optim for the exercise itself run in a second process with just those classes left.
+3. Containment: each process runs in its own session with a memory limit. When a cell or a probe
+   hangs (no progress for ``item_timeout`` seconds), exits, crashes or runs out of memory, the process
+   is killed and started again without that item, so every other exercise is still graded.
+4. The grader compares the records (:func:`~course_utils.grading.recheck.observations.compare_records`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import torch
+
+from course_utils.grading.recheck.observations import compare_records
+from course_utils.grading.recheck.probes import Probe, probes_for
+
+__all__ = ["RecheckSettings", "Verdict", "RecheckResult", "notebook_cells", "recheck_notebook", "reference_record"]
+
+_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+@dataclass(frozen=True)
+class RecheckSettings:
+    item_timeout: float = 60.0  # seconds without progress before a cell or probe counts as stuck
+    memory_mb: int = 6144  # data-segment limit per process (0: none)
+    max_restarts: int = 12
+    workers: int = 2  # student processes run side by side (the locked one and the one with torch.optim)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str
+
+
+@dataclass
+class RecheckResult:
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)  # what happened to the processes, in words
+    cell_errors: dict[str, str] = field(default_factory=dict)  # answer cell grade_id -> the error it raised
+
+
+def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = False) -> list[tuple[str, str]]:
+    """``(label, source)`` of the locked set-up cells and the answer cells, in notebook order.
+
+    Locked set-up cells are locked, ungraded code cells; answer cells are code cells with
+    ``solution: true``. Test cells, markdown and unmarked (demonstration) cells are left out.
+    """
+    cells: list[tuple[str, str]] = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        label = str(meta.get("grade_id") or f"cell-{index}")
+        source = cell.get("source", "")
+        if strip_markers:
+            source = "\n".join(line for line in source.splitlines() if line.strip() not in _MARKERS)
+        if meta.get("solution"):
+            cells.append((label, source))
+        elif meta.get("locked") and not meta.get("grade"):
+            cells.append((label, source))
+    return cells
+
+
+def _limit(memory_mb: int) -> Any:
+    def apply() -> None:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if memory_mb > 0:
+            limit = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    return apply
+
+
+def _child_env(scratch: Path) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SYSTEMROOT")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(HOME=str(scratch), MPLCONFIGDIR=str(scratch / ".mpl"), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def _read_progress(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def _describe_exit(code: int | None, timed_out: bool, timeout: float) -> str:
+    if timed_out:
+        return f"made no progress for {timeout:g} s (an endless loop?) and was stopped"
+    if code is None:
+        return "was stopped"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        if name == "SIGKILL":
+            return "was killed by the system (SIGKILL: most often it ran out of memory)"
+        if name == "SIGSEGV":
+            return "crashed the Python process (SIGSEGV: a segmentation fault)"
+        return f"ended the process with signal {name}"
+    return f"ended the process early (exit code {code}, e.g. os._exit)"
+
+
+def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings) -> tuple[int | None, bool]:
+    """Start the runner on ``job`` in ``scratch``; return (exit code, timed out)."""
+    log = open(scratch / "output.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-m", "course_utils.grading.recheck.runner"],
+        cwd=scratch, env=_child_env(scratch), stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=_limit(settings.memory_mb),
+    )
+    try:
+        process.stdin.write(json.dumps(dict(job)).encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    progress = scratch / "progress.jsonl"
+    last_size, last_change = -1, time.monotonic()
+    timed_out = False
+    while process.poll() is None:
+        time.sleep(0.05)
+        size = progress.stat().st_size if progress.exists() else 0
+        if size != last_size:
+            last_size, last_change = size, time.monotonic()
+        elif time.monotonic() - last_change > settings.item_timeout:
+            timed_out = True
+            break
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+    else:  # leave nothing behind that the code started
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    log.close()
+    return process.returncode, timed_out
+
+
+def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings) -> tuple[dict[str, list], list[str], dict[str, str]]:
+    """Run ``job`` until every item has run or been given up on; return (records, events, cell errors)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    skip: set[str] = set(job.get("skip", ()))
+    events: list[str] = []
+    labels = {label for label, _ in job["cells"]}
+    for _ in range(settings.max_restarts + 1):
+        progress_file = scratch / "progress.jsonl"
+        if progress_file.exists():
+            progress_file.unlink()
+        code, timed_out = _run_once({**job, "skip": sorted(skip)}, scratch, settings)
+        progress = _read_progress(progress_file)
+        if any(entry.get("finished") for entry in progress) and code == 0:
+            break
+        started = [e["start"] for e in progress if "start" in e]
+        done = {e["done"] for e in progress if "done" in e}
+        culprit = next((item for item in reversed(started) if item not in done), None)
+        if culprit is None:
+            tail = (scratch / "output.log").read_text(errors="replace")[-1500:] if (scratch / "output.log").exists() else ""
+            events.append(f"the grading process failed before running any code ({_describe_exit(code, timed_out, settings.item_timeout)}):\n{tail}")
+            break
+        kind = "answer cell" if culprit in labels else "check"
+        events.append(f"{kind} {culprit}: {_describe_exit(code, timed_out, settings.item_timeout)}")
+        skip.add(culprit)
+        skip |= {item for item in done if item not in labels}  # probes already recorded need not run again
+    records: dict[str, list] = {}
+    for grade_id in job["probes"]:
+        path = scratch / "records" / f"{grade_id}.pt"
+        if path.is_file():
+            try:
+                records[grade_id] = torch.load(path, weights_only=True)
+            except Exception as error:  # noqa: BLE001 - a record the student's code damaged
+                events.append(f"check {grade_id}: its record could not be read ({type(error).__name__})")
+    errors: dict[str, str] = {}
+    for entry in _read_progress(scratch / "progress.jsonl"):
+        if "done" in entry and entry.get("error") and entry["done"] in labels:
+            errors[entry["done"]] = entry["error"]
+    return records, events, errors
+
+
+def _protected(course_root: Path) -> list[str]:
+    import nbgrader
+
+    package = Path(__file__).resolve().parents[2]  # course_utils/
+    paths = [course_root / name for name in ("solutions", "source", "submitted", "autograded", "feedback", "gradebook.db",
+                                             ".recheck", "release", "build")]
+    paths += [package / "checks", package / "grading", Path(torch.optim.__file__).resolve().parent,
+              Path(nbgrader.__file__).resolve().parent]
+    return [str(p.resolve()) for p in paths]
+
+
+def _groups(probes: Mapping[str, Probe], grade_ids: Iterable[str]) -> dict[tuple[str, ...], list[str]]:
+    """Probes that lock all of torch.optim, and those that need some of it (one process, the union allowed)."""
+    locked = [g for g in grade_ids if not probes[g].allow_torch_optim]
+    library = [g for g in grade_ids if probes[g].allow_torch_optim]
+    allowed = sorted({name for g in library for name in probes[g].allow_torch_optim})
+    groups: dict[tuple[str, ...], list[str]] = {}
+    if locked:
+        groups[()] = locked
+    if library:
+        groups[("*",) if "*" in allowed else tuple(allowed)] = library
+    return groups
+
+
+def _fingerprint(course_root: Path, assignment: str) -> str:
+    """A short hash of what the reference record depends on: the solution notebook and the probe code."""
+    digest = hashlib.sha256((course_root / "solutions" / assignment / f"{assignment}.ipynb").read_bytes())
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def reference_record(course_root: Path, assignment: str, seed: int, settings: RecheckSettings) -> tuple[dict[str, list], list[str]]:
+    """Every probe's record on the reference solution, computed once per (assignment, seed) and cached."""
+    cache = course_root / ".recheck" / f"{assignment}-{seed}-{_fingerprint(course_root, assignment)}"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = cache / "records.pt"
+        if done.is_file():
+            return torch.load(done, weights_only=True), []
+        source = nbformat.read(str(course_root / "solutions" / assignment / f"{assignment}.ipynb"), as_version=4)
+        probes = probes_for(assignment)
+        job = {"role": "reference", "assignment": assignment, "seed": seed, "probes": sorted(probes),
+               "cells": notebook_cells(source, strip_markers=True)}
+        work = Path(tempfile.mkdtemp(prefix="reference-", dir=cache))
+        records, events, errors = run_job(job, work, settings)
+        shutil.rmtree(work, ignore_errors=True)
+        if errors:
+            events += [f"reference cell {label}: {error}" for label, error in errors.items()]
+        if not events:
+            torch.save(records, done)
+        return records, events
+
+
+def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_root: Path, seed: int,
+                     settings: RecheckSettings = RecheckSettings()) -> RecheckResult:
+    """Check every probed test cell of ``notebook`` (a submission of ``assignment``) independently."""
+    probes = probes_for(assignment)
+    result = RecheckResult()
+    if not probes:
+        return result
+    test_ids = [cell.metadata.nbgrader.grade_id for cell in notebook.cells
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in probes]
+    expected, reference_events = reference_record(course_root, assignment, seed, settings)
+    if reference_events:
+        result.events += [f"reference: {event}" for event in reference_events]
+    cells = notebook_cells(notebook)
+    protected = _protected(course_root)
+    root = Path(tempfile.mkdtemp(prefix=f"recheck-{assignment}-"))
+    got: dict[str, list] = {}
+    jobs = [
+        ({"role": "student", "assignment": assignment, "seed": seed, "probes": grade_ids, "cells": cells,
+          "allow_torch_optim": list(allowed), "protected": protected}, root / f"run{index}")
+        for index, (allowed, grade_ids) in enumerate(sorted(_groups(probes, test_ids).items()))
+    ]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), settings.workers))) as pool:
+            outcomes = list(pool.map(lambda pair: run_job(pair[0], pair[1], settings), jobs))
+        for records, events, errors in outcomes:
+            got.update(records)
+            result.events += [e for e in events if e not in result.events]
+            result.cell_errors.update(errors)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for grade_id in test_ids:
+        if grade_id not in expected:
+            result.verdicts[grade_id] = Verdict(False, "the grader could not compute the reference for this check; "
+                                                       "see the grading log")
+            continue
+        if grade_id not in got:
+            why = next((e for e in result.events if f" {grade_id}:" in e), "your code stopped the check before it recorded anything")
+            result.verdicts[grade_id] = Verdict(False, why)
+            continue
+        difference = compare_records(expected[grade_id], got[grade_id])
+        result.verdicts[grade_id] = Verdict(difference is None, difference or "")
+    return result
