@@ -30,3 +30,30 @@ c.OverwriteCells.add_missing_cells = True
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# --- Grading that cannot be fooled (course_utils/grading/) --------------------------------------------
+# Before grading: rebuild damaged submissions from the released notebook (metadata, order, test cells).
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+)
+
+from course_utils.grading.feedback_filter import HideHiddenTests  # noqa: E402
+from course_utils.grading.preprocessors import ContainedExecute, IndependentCheck  # noqa: E402
+from course_utils.grading.repair import RepairFromRelease  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [
+    RepairFromRelease, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+]
+# Run the notebook contained (scratch folder, memory limit, guard; a dead kernel does not abort it), then
+# check every test cell again outside the student's kernel before the scores are saved.
+c.Autograde.autograde_preprocessors = [
+    ContainedExecute, IgnorePattern, ClearMetadataPreprocessor, IndependentCheck, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.ContainedExecute.memory_mb = 6144
+c.IndependentCheck.memory_mb = 6144
+c.IndependentCheck.item_timeout = 60
+# Feedback shows scores and the checks' messages, never hidden tests or tracebacks into them.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,170 @@
+"""nbgrader preprocessors that make autograding robust; ``nbgrader_config.py`` puts them in the pipeline.
+
+- :class:`ContainedExecute` runs the notebook like nbgrader's ``Execute``, but in an empty scratch
+  folder (no ``torch.py`` beside the notebook can shadow a library), with a memory limit and a guard
+  that keeps the kernel away from the course's files. A kernel that dies (``os._exit``, a segfault,
+  memory) or a cell that hangs no longer aborts the notebook: that cell gets an error, the cells after
+  it are marked as not run, and grading goes on.
+- :class:`IndependentCheck` re-checks every probed test cell outside the student's kernel
+  (:mod:`course_utils.grading.recheck`). A test cell keeps its points only when the independent
+  check passes, and, where the kernel ran it, the kernel's check passed as well.
+
+What happened to each notebook (repairs, events, verdicts) is stored in its metadata under
+``course_grading`` for ``make grade`` to report.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.utils import is_grade, is_solution
+from traitlets import Float, Integer, List, Unicode
+
+from course_utils.grading.recheck.supervisor import RecheckSettings, recheck_notebook
+
+__all__ = ["ContainedExecute", "IndependentCheck", "grading_metadata", "PROTECTED_FOLDERS"]
+
+PROTECTED_FOLDERS = ("solutions", "source", "submitted", "autograded", "feedback", "gradebook.db", ".recheck", "release")
+"""Folders and files of a course root that notebook code may not touch while it is graded."""
+
+KERNEL_DIED = "KernelDied"
+NOT_RUN = "NotRun"
+
+
+def grading_metadata(nb: NotebookNode) -> dict[str, Any]:
+    """``nb.metadata["course_grading"]``, created when missing."""
+    return nb.metadata.setdefault("course_grading", {})
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class LimitedKernelManager(AsyncKernelManager):
+    """Starts the kernel through :mod:`course_utils.grading.kernel_launch` (memory limit, guard)."""
+
+    memory_mb = Integer(6144).tag(config=True)
+    protected = List(Unicode()).tag(config=True)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        wrapper = [sys.executable, "-m", "course_utils.grading.kernel_launch", "--memory-mb", str(self.memory_mb)]
+        for path in self.protected:
+            wrapper += ["--protect", path]
+        return [*wrapper, "--", *command]
+
+
+class ContainedExecute(Execute):
+    """nbgrader's Execute in a scratch folder, with limits, surviving a dead or stuck kernel."""
+
+    memory_mb = Integer(6144, help="Memory limit (MiB) of the grading kernel's data segment; 0 for none.").tag(config=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
+        super().__init__(*args, **kwargs)
+        self._dead: str | None = None
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
+        root = Path.cwd().resolve()
+        guard = Path(__file__).resolve().with_name("kernel_guard.py")
+        self.extra_arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_files=['{guard}']"]
+        scratch = Path(tempfile.mkdtemp(prefix="grading-kernel-"))
+        resources = resources if resources is not None else {}
+        original_path = resources.setdefault("metadata", {}).get("path")
+        resources["metadata"]["path"] = str(scratch)
+        self._dead = None
+        self._protected = [str(root / name) for name in PROTECTED_FOLDERS]
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            resources["metadata"]["path"] = original_path
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def create_kernel_manager(self) -> Any:
+        km = super().create_kernel_manager()
+        if isinstance(km, LimitedKernelManager):
+            km.memory_mb = self.memory_mb
+            km.protected = list(getattr(self, "_protected", []))
+        return km
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> tuple[NotebookNode, Any]:
+        if cell.cell_type != "code":
+            return cell, resources
+        if self._dead is not None:
+            cell.outputs = [_error(NOT_RUN, f"not run: {self._dead}")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._dead = "the Python kernel stopped in an earlier cell (os._exit, exit(), a crash or running out of memory)"
+            cell.outputs = list(cell.get("outputs", [])) + [_error(
+                KERNEL_DIED, "the Python kernel stopped while this cell ran (os._exit, exit(), a crash or running out of memory)")]
+            grading_metadata(self.nb).setdefault("events", []).append(f"the kernel died in cell {index}")
+            return cell, resources
+
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
+        # An interrupt may not stop code that catches KeyboardInterrupt: stop the kernel instead.
+        self.log.error("Cell timed out after %s s; stopping the kernel", timeout)
+        try:
+            await self.km.signal_kernel(signal.SIGKILL)
+        except Exception:  # noqa: BLE001
+            pass
+        self._dead = f"an earlier cell ran longer than {timeout} s and the kernel was stopped"
+        grading_metadata(self.nb).setdefault("events", []).append(f"a cell ran longer than {timeout} s")
+        return {"content": {"status": "error", "ename": "CellTimeoutError",
+                            "evalue": f"the cell ran longer than {timeout} s and was stopped", "traceback": []}}
+
+
+class IndependentCheck(NbGraderPreprocessor):
+    """Re-check every probed test cell outside the student's kernel and mark failures as errors."""
+
+    item_timeout = Float(60.0, help="Seconds a cell or check may run without progress in the re-check.").tag(config=True)
+    memory_mb = Integer(6144, help="Memory limit (MiB) of each re-check process; 0 for none.").tag(config=True)
+    seed = Integer(0, help="Seed of the re-check's random inputs; 0 draws one per run (or takes COURSE_RECHECK_SEED).").tag(config=True)
+    source_directory = Unicode("solutions").tag(config=True)
+
+    def _seed(self) -> int:
+        if self.seed:
+            return int(self.seed)
+        from_env = os.environ.get("COURSE_RECHECK_SEED", "")
+        if from_env.isdigit():
+            return int(from_env)
+        if not getattr(self, "_drawn", 0):
+            self._drawn = secrets.randbelow(2**31 - 1) + 1
+        return self._drawn
+
+    def preprocess(self, nb: NotebookNode, resources: Any) -> tuple[NotebookNode, Any]:
+        assignment = resources["nbgrader"]["assignment"]
+        settings = RecheckSettings(item_timeout=self.item_timeout, memory_mb=self.memory_mb)
+        result = recheck_notebook(nb, assignment, Path.cwd().resolve(), self._seed(), settings)
+        meta = grading_metadata(nb)
+        meta["recheck"] = {gid: {"passed": v.passed, "message": v.message} for gid, v in result.verdicts.items()}
+        meta.setdefault("events", []).extend(result.events)
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell) or grade_id not in result.verdicts:
+                continue
+            verdict = result.verdicts[grade_id]
+            outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
+            not_run = any(o.get("output_type") == "error" and o.get("ename") in (NOT_RUN, KERNEL_DIED) for o in outputs)
+            if not verdict.passed:
+                outputs.insert(0, _error("IndependentCheckFailed", f"checked again outside your notebook, with fresh random "
+                                                                   f"inputs: {verdict.message}"))
+            elif not_run:
+                outputs = [NotebookNode(output_type="stream", name="stdout",
+                                        text="Graded by the independent check: the notebook's kernel had stopped before this cell.\n")]
+            cell.outputs = outputs
+        for student_event in result.events:
+            self.log.warning("%s/%s: %s", resources["nbgrader"].get("student"), assignment, student_event)
+        return nb, resources
