@@ -2,7 +2,8 @@
 #   make lab       open the course in JupyterLab
 #   make test      run the whole test suite
 #   make release   regenerate notebooks/ (student versions) from solutions/
-#   make grade     autograde everything under submitted/ (or a demo class when it is empty)
+#   make collect   ZIP=downloads.zip: place an LMS download into submitted/<student>/<assignment>/
+#   make grade     autograde everything under submitted/ (or a demo class when it is empty); JOBS=n
 #   make feedback  write HTML feedback per student under feedback/
 #   make export    write grades.csv
 #   make bench     print timings (notebook run, autograde, import)
@@ -42,7 +43,11 @@ release: $(STAMP)
 	$(GRADE) release
 
 grade: $(STAMP)
-	$(GRADE) grade
+	$(GRADE) grade $(if $(JOBS),--jobs $(JOBS),)
+
+collect: $(STAMP)
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/downloaded.zip [PATTERN='regex with (?P<student>...)']"; exit 2; }
+	$(GRADE) collect "$(ZIP)" $(if $(PATTERN),--pattern '$(PATTERN)',)
 
 feedback: $(STAMP)
 	$(GRADE) feedback

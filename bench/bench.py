@@ -1,8 +1,11 @@
 """Timings for `make bench`: what a student and an instructor wait for, against the course's targets.
 
 For each assignment: the solution notebook's top-to-bottom run (target < 30 s on 2 cores), the time to
-autograde one submission with nbgrader (target < 1.5x the plain run), and once, `import course_utils`
-(target < 1 s). Prints figures; asserts nothing.
+autograde one submission with nbgrader (target < 1.5x the plain run; it includes the independent
+re-check and the reference record, computed once per assignment), and once, `import course_utils`
+(target < 1 s). Then a class of 30 submissions of one assignment (``--class-size``, ``--class-assignment``)
+graded serially and in parallel (one process per student, as `make grade` does), with the speed-up
+and the grading overhead per submission over a plain run. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +51,35 @@ def time_autograde(assignment: str, scratch: Path) -> float:
     return time.perf_counter() - started
 
 
+def time_class(assignment: str, size: int, jobs: int, scratch: Path) -> float:
+    """Seconds to grade ``size`` submissions of ``assignment`` (the reference, under different ids) with ``jobs`` workers."""
+    from course_utils.grading.autograde import grade_assignment
+
+    course = Course.scratch_copy(Course(REPO), scratch / f"class-{jobs}")
+    course.release(assignment)
+    release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    source = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+    students = [f"student{i:02d}" for i in range(size)]
+    for student in students:
+        write_submission(fill_submission(release, source), course.submission_path(student, assignment))
+    started = time.perf_counter()
+    outcomes = grade_assignment(course, assignment, students, jobs=jobs)
+    elapsed = time.perf_counter() - started
+    failed = [o.student for o in outcomes if not o.graded]
+    if failed:
+        print(f"  (not graded: {failed})")
+    return elapsed
+
+
 def main() -> None:
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--class-size", type=int, default=30)
+    parser.add_argument("--class-assignment", default="04_param_groups")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    args = parser.parse_args()
     course = Course(REPO)
     print(f"{'what':<52}{'seconds':>9}  target")
     print(f"{'import course_utils':<52}{time_import():>9.3f}  < 1 s")
@@ -58,6 +89,17 @@ def main() -> None:
             grade = time_autograde(assignment, Path(scratch))
             print(f"{assignment + ': solution notebook, top to bottom':<52}{run:>9.2f}  < 30 s")
             print(f"{assignment + ': autograde one submission':<52}{grade:>9.2f}  < 1.5 x run = {1.5 * run:.1f} s  (ratio {grade / run:.2f})")
+            if assignment == args.class_assignment:
+                class_run = run
+        if args.class_size > 0:
+            name = args.class_assignment
+            serial = time_class(name, args.class_size, 1, Path(scratch))
+            parallel = time_class(name, args.class_size, args.jobs, Path(scratch))
+            per_student = serial / args.class_size
+            print(f"{f'{name}: class of {args.class_size}, one at a time':<52}{serial:>9.1f}  "
+                  f"({per_student:.1f} s a submission, {per_student / class_run:.2f} x a plain run; target < 1.5)")
+            print(f"{f'{name}: class of {args.class_size}, {args.jobs} at a time':<52}{parallel:>9.1f}  "
+                  f"speed-up {serial / parallel:.2f} on {args.jobs} cores (target: scales with cores)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The run goes through the instructors' own command line (``python -m course_utils.grading grade``, what
 ``make grade`` calls) on a scratch copy of the course with nothing submitted, so it grades the demo
-class: the reference, a blank notebook and the planted mistakes of ``course_utils.grading.planted``.
+class: the reference, a blank notebook and the planted mistakes of ``course_utils.grading.planted``
+(the independent check outside the kernel included). The attacks are in ``test_adversarial.py``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from course_utils.grading.report import read_scores
 pytestmark = pytest.mark.slow  # one file, one xdist worker (make test uses --dist loadfile): one shared autograde run
 
 
-def run_cli(course: Path, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "course_utils.grading", command, "--course", str(course)],
-                          capture_output=True, text=True, timeout=1500)
+def run_cli(course: Path, command: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "course_utils.grading", command, "--course", str(course), *extra],
+                          capture_output=True, text=True, timeout=3000)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def course(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(course: Path) -> tuple[Path, str]:
-    result = run_cli(course, "grade")
+    # The adversarial submissions are graded by tests/test_adversarial.py, beside this run.
+    result = run_cli(course, "grade", "--demo-class", "planted", "--jobs", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     return course / "build" / "demo_class", result.stdout
 

@@ -2,8 +2,10 @@
 
 Commands:
   release    regenerate notebooks/ from solutions/ for every assignment
-  grade      autograde every submission under submitted/ and print the score table;
+  grade      autograde every submission under submitted/ (one process per student, --jobs at a time),
+             print the score table and what happened to whom (repairs, crashes, overruled checks);
              with nothing submitted, grade the demo class (build/demo_class/) instead
+  collect    place a zip of notebooks downloaded from an LMS into submitted/<student>/<assignment>/
   feedback   write HTML feedback per student (feedback/<student>/<assignment>/)
   export     write the gradebook to grades.csv
 """
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.grading.adversarial import adversarial_for, write_adversarial
+from course_utils.grading.autograde import default_jobs, format_outcomes, grade_assignment
+from course_utils.grading.collect import cmd_collect
 from course_utils.grading.course import Course, NbgraderError, find_course_root
 from course_utils.grading.planted import planted_for
 from course_utils.grading.report import format_table, read_scores
@@ -24,8 +29,12 @@ from course_utils.grading.submissions import fill_submission, write_submission
 DEMO_DIR = Path("build") / "demo_class"
 
 
-def build_demo_class(course: Course, destination: Path) -> Course:
-    """A scratch course at ``destination`` whose submitted/ holds every assignment's planted submissions."""
+def build_demo_class(course: Course, destination: Path, *, adversarial: bool = True) -> Course:
+    """A scratch course at ``destination`` whose submitted/ holds every assignment's planted submissions.
+
+    With ``adversarial``, also the submissions that try to fool or break the grader, honest alternative
+    solutions and damaged notebooks (:mod:`course_utils.grading.adversarial`).
+    """
     demo = Course.scratch_copy(course, destination)
     for assignment in demo.assignments:
         demo.release(assignment)
@@ -34,6 +43,8 @@ def build_demo_class(course: Course, destination: Path) -> Course:
         for planted in planted_for(assignment):
             notebook = fill_submission(release, source, planted.replacements, blank=planted.blank)
             write_submission(notebook, demo.submission_path(planted.student_id, assignment))
+        for submission in adversarial_for(assignment) if adversarial else ():
+            write_adversarial(submission, release, source, demo)
     return demo
 
 
@@ -54,11 +65,17 @@ def cmd_release(course: Course) -> int:
     return 0
 
 
-def cmd_grade(course: Course) -> int:
+def cmd_grade(course: Course, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="grade")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="students graded side by side (default: the cores)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the independent check's inputs (default: random)")
+    parser.add_argument("--demo-class", choices=("all", "planted"), default="all",
+                        help="with nothing submitted: grade every demo submission, or only the planted mistakes")
+    args = parser.parse_args(argv)
     demo = not course.students_submitted()
     if demo:
         print(f"Nothing under {course.root / 'submitted'}: grading the demo class in {DEMO_DIR}/ instead.")
-        target = build_demo_class(course, course.root / DEMO_DIR)
+        target = build_demo_class(course, course.root / DEMO_DIR, adversarial=args.demo_class == "all")
     else:
         target = course
     for assignment in target.assignments:
@@ -67,13 +84,16 @@ def cmd_grade(course: Course) -> int:
         students = [s for s in target.students_submitted() if target.submission_path(s, assignment).is_file()]
         if not students:
             continue
-        print(f"Autograding {assignment}: {len(students)} submission(s)...", flush=True)
-        result = target.nbgrader("autograde", assignment, "--force", "--log-level=WARN", check=False)
-        if result.returncode != 0:
-            print(result.stdout + result.stderr, file=sys.stderr)
+        print(f"Autograding {assignment}: {len(students)} submission(s), {min(args.jobs, len(students))} at a time...", flush=True)
+        outcomes = grade_assignment(target, assignment, students, jobs=args.jobs, seed=args.seed)
         notes = {p.student_id: p.description for p in planted_for(assignment)} if demo else {}
+        if demo:
+            notes.update({a.student_id: a.attempt for a in adversarial_for(assignment)})
         table = read_scores(f"sqlite:///{target.root / 'gradebook.db'}", assignment)
         print(format_table(table, notes))
+        report = format_outcomes(outcomes)
+        if report:
+            print(report)
         print()
     return 0
 
@@ -94,7 +114,9 @@ def cmd_export(course: Course) -> int:
     return 0
 
 
-COMMANDS = {"release": cmd_release, "grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export}
+COMMANDS = {"release": cmd_release, "grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export,
+            "collect": cmd_collect}
+WITH_ARGUMENTS = {"grade", "collect"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,9 +124,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--course", type=Path, default=None, help="course root (default: found from the current directory)")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in WITH_ARGUMENTS:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         course = Course(find_course_root(args.course))
+        if args.command in WITH_ARGUMENTS:
+            return COMMANDS[args.command](course, rest)
         return COMMANDS[args.command](course)
     except (NbgraderError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -59,11 +59,14 @@ class Course:
             return []
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*/*.ipynb")))
 
-    def nbgrader(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``nbgrader ARGS`` in the course root with this interpreter; raise NbgraderError on failure."""
+    def nbgrader(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``nbgrader ARGS`` in the course root with this interpreter; raise NbgraderError on failure.
+
+        ``env`` adds variables to the environment (e.g. the independent check's seed).
+        """
         # nbgrader runs helper programs (alembic) from this interpreter's bin/, even without an activated venv.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        env = {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore"}
+        env = {**os.environ, "PATH": path, "PYTHONWARNINGS": "ignore", **(env or {})}
         # The course's models are tiny: one thread each is fastest, and kernels graded side by side
         # (or beside other work) do not fight over the cores.
         env.setdefault("OMP_NUM_THREADS", "1")

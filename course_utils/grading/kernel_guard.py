@@ -39,6 +39,10 @@ def _install_course_guard() -> None:
                 path = resolve(value) if isinstance(value, (str, bytes, os.PathLike)) else None
                 if path is not None and inside(path):
                     raise PermissionError(f"{event} on {path} is off limits while notebooks are graded")
+        elif event == "sqlite3.connect" and args:
+            path = resolve(args[0])
+            if path is not None and inside(path):
+                raise PermissionError(f"opening the database {path} is off limits while notebooks are graded")
         elif event in ("os.listdir", "os.scandir") and args:
             path = resolve(args[0])
             if path is not None and inside(path):

@@ -198,7 +198,7 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _DENIED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
                   "pty.spawn", "os.startfile", "os.kill", "os.killpg", "signal.pthread_kill", "sys.addaudithook",
                   "winreg.", "_winapi.")
-_DENIED_PREFIXES = ("ctypes.", "socket.", "webbrowser.", "urllib.", "http.client.", "ftplib.", "smtplib.")
+_DENIED_PREFIXES = ("ctypes.", "socket.", "sqlite3.", "webbrowser.", "urllib.", "http.client.", "ftplib.", "smtplib.")
 _PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link", "os.symlink",
                 "os.truncate", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile", "shutil.copytree"}
 

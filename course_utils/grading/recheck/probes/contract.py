@@ -14,20 +14,29 @@ from typing import Any
 import torch
 from torch import nn
 
-from course_utils.grading.recheck.observations import Recorder
+from course_utils.grading.recheck.observations import Recorder, plain
 from course_utils.grading.recheck.probes.common import gradient_recipe, random_params
 
 __all__ = ["record_contract"]
 
 _isclose = torch.isclose
-_equal = torch.equal
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    if a.shape != b.shape:
+    """Close within the dtype's rounding; plain copies first, so a tensor subclass cannot answer for itself."""
+    a, b = plain(a), plain(b)
+    if type(a) is not torch.Tensor or type(b) is not torch.Tensor or a.shape != b.shape or a.dtype != b.dtype:
         return False
     rtol, atol = (1e-9, 1e-12) if a.dtype == torch.float64 else (2e-5, 1e-6)
-    return bool(_isclose(a.detach(), b.detach(), rtol=rtol, atol=atol, equal_nan=True).all())
+    return bool(_isclose(a, b, rtol=rtol, atol=atol, equal_nan=True).all())
+
+
+def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Exactly equal (NaN equal to NaN), on plain copies."""
+    a, b = plain(a), plain(b)
+    if type(a) is not torch.Tensor or type(b) is not torch.Tensor or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(_isclose(a, b, rtol=0.0, atol=0.0, equal_nan=True).all())
 
 
 def _outcome(fn: Any) -> str:

@@ -1,0 +1,110 @@
+"""Autograde a class: one nbgrader process per submission, several side by side, and a report of what happened.
+
+:func:`grade_assignment` checks every submitted notebook can be read (a damaged file is reported
+and skipped, never changed), then runs ``nbgrader autograde ASSIGNMENT --student ID`` for each
+student, at most ``jobs`` at a time. All processes share one random seed for the independent check,
+so the reference record is computed once per assignment, and a student's scores do not depend on
+which worker graded them or in which order. Re-running keeps manual grades and comments (nbgrader
+updates only the automatic scores) and never touches ``submitted/``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course_utils.grading.course import Course
+from course_utils.grading.repair import load_submission
+
+__all__ = ["StudentOutcome", "grade_assignment", "format_outcomes", "default_jobs"]
+
+
+@dataclass
+class StudentOutcome:
+    """What grading did with one student's notebook."""
+
+    student: str
+    graded: bool
+    problems: list[str] = field(default_factory=list)  # why it could not be graded
+    repairs: list[str] = field(default_factory=list)  # what was repaired from the released version
+    events: list[str] = field(default_factory=list)  # kernel deaths, time-outs, crashes in the re-check
+    overruled: list[str] = field(default_factory=list)  # test cells the kernel passed but the independent check failed
+
+
+def default_jobs() -> int:
+    """Parallel graders: one per core the process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _read_outcome(course: Course, student: str, assignment: str, outcome: StudentOutcome) -> None:
+    path = course.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if not path.is_file():
+        outcome.graded = False
+        return
+    notebook = nbformat.read(str(path), as_version=4)
+    meta = notebook.metadata.get("course_grading", {})
+    outcome.repairs = list(meta.get("repairs", []))
+    outcome.events = list(dict.fromkeys(meta.get("events", [])))
+    recheck = meta.get("recheck", {})
+    for cell in notebook.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        verdict = recheck.get(grade_id)
+        if verdict and not verdict.get("passed"):
+            kernel_errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"
+                             and o.get("ename") != "IndependentCheckFailed"]
+            if not kernel_errors:
+                outcome.overruled.append(grade_id)
+
+
+def _grade_one(course: Course, assignment: str, student: str, env: dict[str, str]) -> StudentOutcome:
+    outcome = StudentOutcome(student, graded=True)
+    notebook, problems = load_submission(course.submission_path(student, assignment))
+    if notebook is None:
+        outcome.graded, outcome.problems = False, problems
+        return outcome
+    for attempt in range(3):
+        result = course.nbgrader("autograde", assignment, f"--student={student}", "--force", "--log-level=WARN",
+                                 check=False, env=env)
+        if result.returncode == 0 or "database is locked" not in (result.stdout + result.stderr) or attempt == 2:
+            break
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr).strip().splitlines()[-6:]
+        outcome.problems.append("nbgrader could not grade this notebook:\n      " + "\n      ".join(tail))
+    _read_outcome(course, student, assignment, outcome)
+    if not outcome.graded and not outcome.problems:
+        outcome.problems.append("no graded notebook was written; see .nbgrader.log")
+    return outcome
+
+
+def grade_assignment(course: Course, assignment: str, students: Sequence[str], *, jobs: int | None = None,
+                     seed: int | None = None) -> list[StudentOutcome]:
+    """Autograde ``students``' submissions of ``assignment``; return one outcome per student, in order."""
+    seed = seed or secrets.randbelow(2**31 - 1) + 1
+    env = {"COURSE_RECHECK_SEED": str(seed)}
+    jobs = max(1, min(jobs or default_jobs(), len(students) or 1))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda s: _grade_one(course, assignment, s, env), students))
+
+
+def format_outcomes(outcomes: Sequence[StudentOutcome]) -> str:
+    """The students something happened to, and what; empty when every notebook was graded plainly."""
+    lines = []
+    for outcome in outcomes:
+        notes = [f"NOT GRADED: {p}" for p in outcome.problems]
+        notes += [f"repaired: {r}" for r in outcome.repairs]
+        notes += [f"contained: {e}" for e in outcome.events]
+        if outcome.overruled:
+            notes.append("the independent check failed cells the notebook's own run passed: " + ", ".join(outcome.overruled))
+        if notes:
+            lines.append(f"  {outcome.student}:")
+            lines += [f"    - {note}" for note in notes]
+    return "\n".join(["What happened while grading:", *lines]) if lines else ""

@@ -1,0 +1,157 @@
+"""The adversarial suite: a class of submissions that try to fool or break the grader, graded through nbgrader.
+
+The class (``course_utils/grading/adversarial.py``) is written into ``submitted/`` of a scratch course
+beside the reference and a blank notebook, and graded once with the instructors' command line
+(``python -m course_utils.grading grade``, what ``make grade`` runs), one student at a time. Each
+submission is a test: it says what it attempts and which cells must score zero; every other
+autograded cell must keep full marks. Then: the gradebook, ``submitted/`` and the other students come
+out untouched, the damaged notebook is reported, and grading a part of the class in parallel gives
+the same scores as grading it one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO
+from course_utils.grading.adversarial import ADVERSARIAL, write_adversarial
+from course_utils.grading.course import Course
+from course_utils.grading.planted import BLANK, REFERENCE, planted_for
+from course_utils.grading.report import read_scores
+from course_utils.grading.submissions import fill_submission, write_submission
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = "01_sgd"
+# Short limits keep the endless loop and the memory bomb cheap; the notebook's slowest cell needs a few seconds.
+TEST_LIMITS = """
+c.Execute.timeout = 45
+c.IndependentCheck.item_timeout = 20
+c.ContainedExecute.memory_mb = 3072
+c.IndependentCheck.memory_mb = 3072
+"""
+
+
+def digest_tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run_grade(course: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "course_utils.grading", "grade", "--course", str(course), *extra],
+                          capture_output=True, text=True, timeout=3000)
+
+
+def make_course(root: Path) -> Course:
+    course = Course.scratch_copy(Course(REPO), root)
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    with open(root / "nbgrader_config.py", "a") as handle:
+        handle.write(TEST_LIMITS)
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict:
+    course = make_course(tmp_path_factory.mktemp("adversarial"))
+    release = nbformat.read(str(course.release_notebook(ASSIGNMENT)), as_version=4)
+    source = nbformat.read(str(course.source_notebook(ASSIGNMENT)), as_version=4)
+    for planted in planted_for(ASSIGNMENT)[:2]:  # the reference and the blank notebook: the attacks' victims
+        write_submission(fill_submission(release, source, planted.replacements, blank=planted.blank),
+                         course.submission_path(planted.student_id, ASSIGNMENT))
+    for submission in ADVERSARIAL:
+        write_adversarial(submission, release, source, course)
+    submitted_before = digest_tree(course.root / "submitted")
+    result = run_grade(course.root, "--jobs", "1", "--seed", "20261121")
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = read_scores(f"sqlite:///{course.root / 'gradebook.db'}", ASSIGNMENT)
+    return {"course": course, "stdout": result.stdout, "table": table, "submitted_before": submitted_before}
+
+
+def autograded(table) -> list[str]:
+    return [c for c in table.cells if c not in table.manual_cells]
+
+
+def test_the_suite_is_big_enough() -> None:
+    attacks = [s for s in ADVERSARIAL if s.student_id.startswith("x_")]
+    honest = [s for s in ADVERSARIAL if s.student_id.startswith("ok_")]
+    assert len(ADVERSARIAL) >= 25 and len(attacks) >= 18 and len(honest) >= 3
+
+
+@pytest.mark.parametrize("submission", [s for s in ADVERSARIAL if s.graded], ids=lambda s: f"{s.student_id}: {s.attempt}")
+def test_submission_scores_exactly_what_it_earned(graded, submission) -> None:
+    table = graded["table"]
+    assert submission.student_id in table.rows, f"{submission.student_id} was not graded:\n{graded['stdout'][-3000:]}"
+    row = table.rows[submission.student_id]
+    cells = autograded(table)
+    must_lose = set(cells) if "*" in submission.loses else set(submission.loses)
+    false_marks = {c: row[c].score for c in must_lose if row[c].score}
+    assert not false_marks, f"{submission.attempt}: earned points it must not: {false_marks}"
+    lost = {c: row[c].score for c in cells if c not in must_lose and row[c].score != row[c].max_score}
+    assert not lost, f"{submission.attempt}: lost points it earned honestly: {lost}"
+
+
+def test_reference_and_blank_are_untouched_by_the_attacks(graded) -> None:
+    table = graded["table"]
+    cells = autograded(table)
+    assert all(table.rows[REFERENCE][c].score == table.rows[REFERENCE][c].max_score for c in cells)
+    assert all(table.rows[BLANK][c].score == 0 for c in cells)
+
+
+def test_gradebook_and_submissions_survive(graded) -> None:
+    course = graded["course"]
+    assert digest_tree(course.root / "submitted") == graded["submitted_before"], "grading changed a submitted file"
+    with sqlite3.connect(course.root / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT COUNT(*) FROM grade WHERE manual_score = 99").fetchone()[0] == 0
+    reference = nbformat.read(str(course.root / "autograded" / REFERENCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    assert len(reference.cells) > 10
+
+
+def test_unreadable_notebook_is_reported_not_graded(graded) -> None:
+    broken = [s for s in ADVERSARIAL if not s.graded]
+    assert broken
+    for submission in broken:
+        assert submission.student_id not in graded["table"].rows
+        assert submission.student_id in graded["stdout"] and "NOT GRADED" in graded["stdout"]
+        assert "JSON" in graded["stdout"]
+
+
+def test_the_report_says_what_happened_to_whom(graded) -> None:
+    stdout = graded["stdout"]
+    report = stdout[stdout.index("What happened while grading:"):]
+    for student, word in (("x_os_exit", "contained"), ("x_infinite_loop", "contained"), ("d_colab_stripped", "repaired"),
+                          ("x_input_transformer", "independent check failed")):
+        block = report[report.index(f"  {student}:"):]
+        block = block[: block.index("\n  ", 3) if "\n  " in block[3:] else len(block)]
+        assert word in block, f"{student}: expected '{word}' in\n{block}"
+
+
+def test_overruled_cells_show_the_independent_message_in_feedback(graded) -> None:
+    course = graded["course"]
+    notebook = nbformat.read(str(course.root / "autograded" / "x_nbgrader_execution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_SGD_momentum")
+    assert cell.outputs[0]["ename"] == "IndependentCheckFailed"
+    assert "after step" in cell.outputs[0]["evalue"]
+
+
+def test_parallel_grading_gives_the_same_scores_as_serial(graded, tmp_path) -> None:
+    students = ["x_os_exit", "x_hard_coded", "ok_optimizer_subclass", "d_shuffled"]
+    course = make_course(tmp_path / "parallel")
+    source_root = graded["course"].root / "submitted"
+    for student in students:
+        shutil.copytree(source_root / student, course.root / "submitted" / student)
+    result = run_grade(course.root, "--jobs", "2", "--seed", "7")
+    assert result.returncode == 0, result.stdout + result.stderr
+    parallel = read_scores(f"sqlite:///{course.root / 'gradebook.db'}", ASSIGNMENT)
+    serial = graded["table"]
+    for student in students:
+        got = {c: s.score for c, s in parallel.rows[student].items()}
+        want = {c: s.score for c, s in serial.rows[student].items()}
+        assert got == want, f"{student}: parallel {got} != serial {want}"

@@ -1,0 +1,204 @@
+"""The independent re-check's parts: records and their comparison, the hardened process, the probe registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from conftest import ASSIGNMENTS, REPO
+from course_utils.grading.recheck.observations import RECORD_ERROR, TAMPERED, compare_records, plain
+from course_utils.grading.recheck.probes import probes_for
+from course_utils.grading.recheck.supervisor import RecheckSettings, notebook_cells, run_job
+
+
+# --- records ------------------------------------------------------------------------------------------------
+
+
+class Agreeable(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in ("equal", "allclose"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_plain_strips_tensor_subclasses_and_keeps_the_true_values() -> None:
+    sneaky = torch.tensor([1.0, 2.0]).as_subclass(Agreeable)
+    assert torch.equal(sneaky, torch.zeros(2))  # the subclass lies...
+    value = plain(sneaky)
+    assert type(value) is torch.Tensor and value.tolist() == [1.0, 2.0]  # ...its plain copy does not
+
+
+def test_plain_records_odd_objects_by_type_only() -> None:
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+    class Sneaky(float):
+        pass
+
+    assert plain(AlwaysEqual()).startswith("<object of type")
+    assert plain(Sneaky(1.0)).startswith("<object of type")
+    assert plain({"a": [1, 2.5, None, True]}) == {"a": [1, 2.5, None, True]}
+
+
+def test_compare_records_accepts_rounding_and_names_the_first_difference() -> None:
+    expected = [("step 1", torch.tensor([1.0, 2.0], dtype=torch.float64)), ("flag", True)]
+    assert compare_records(expected, [("step 1", torch.tensor([1.0, 2.0 + 1e-13], dtype=torch.float64)), ("flag", True)]) is None
+    message = compare_records(expected, [("step 1", torch.tensor([1.0, 2.5], dtype=torch.float64)), ("flag", True)])
+    assert message.startswith("step 1:") and "index [1]" in message and "2.5" in message
+    assert "dtype" in compare_records(expected, [("step 1", torch.tensor([1.0, 2.0])), ("flag", True)])
+    assert "flag" in compare_records(expected, [expected[0], ("flag", False)])
+
+
+def test_compare_records_reports_exceptions_tampering_and_early_stops() -> None:
+    expected = [("a", 1.0), ("b", 2.0)]
+    assert "raised ValueError: bad" in compare_records(expected, [("a", 1.0), (RECORD_ERROR, ["ValueError", "bad"])])
+    assert "torch.allclose" in compare_records(expected, [(TAMPERED, ["torch.allclose"]), ("a", 1.0), ("b", 2.0)])
+    assert "stopped before" in compare_records(expected, [("a", 1.0)])
+    assert compare_records(expected, [("a", 1.0), ("b", 2.0), (RECORD_ERROR, ["RuntimeError", "late"])]) is not None
+
+
+def test_compare_records_treats_nan_as_nan_but_not_as_a_number() -> None:
+    nan = torch.tensor([float("nan")], dtype=torch.float64)
+    assert compare_records([("x", nan)], [("x", nan.clone())]) is None
+    assert compare_records([("x", torch.zeros(1, dtype=torch.float64))], [("x", nan)]) is not None
+
+
+# --- the hardened process ------------------------------------------------------------------------------------
+
+
+def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-I", "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+
+def test_torch_optim_is_unusable_once_locked_except_what_is_allowed(tmp_path: Path) -> None:
+    result = run_python("""
+        import torch
+        from course_utils.grading.recheck.sandbox import lock_torch_optim, TorchOptimUnavailable
+        lock_torch_optim(allowed=("SGD",))
+        p = torch.zeros(2, requires_grad=True); p.grad = torch.ones(2)
+        for attempt in (lambda: torch.optim.Adam([p]), lambda: torch.optim.adam.Adam([p]),
+                        lambda: type("Sub", (torch.optim.AdamW,), {})([p]),
+                        lambda: torch.optim.adam.adam([p], [p.grad], [p], [p], [], [torch.tensor(1.)], foreach=False,
+                                                      capturable=False, differentiable=False, fused=None, grad_scale=None,
+                                                      found_inf=None, has_complex=False, amsgrad=False, beta1=0.9, beta2=0.9,
+                                                      lr=0.1, weight_decay=0.0, eps=1e-8, maximize=False),
+                        lambda: torch.optim.lr_scheduler.StepLR(None, 1)):
+            try:
+                attempt()
+                print("USABLE")
+            except TorchOptimUnavailable:
+                print("locked")
+        optimizer = torch.optim.SGD([p], lr=0.5); optimizer.step(); print("SGD", p.tolist())
+        class Mine(torch.optim.Optimizer):
+            def __init__(self, params): super().__init__(params, {})
+        Mine([p]); print("base ok")
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["locked"] * 5 + ["SGD [-0.5, -0.5]", "base ok"]
+
+
+def test_audit_hook_keeps_code_away_from_course_files(tmp_path: Path) -> None:
+    secret = tmp_path / "solutions" / "answer.txt"
+    secret.parent.mkdir()
+    secret.write_text("the reference")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = run_python(f"""
+        import os, subprocess, sqlite3
+        from pathlib import Path
+        from course_utils.grading.recheck.sandbox import install_audit_hook, GradingSandboxError
+        install_audit_hook(Path({str(scratch)!r}), [Path({str(secret.parent)!r})])
+        attempts = {{
+            "read": lambda: open({str(secret)!r}).read(),
+            "list": lambda: os.listdir({str(secret.parent)!r}),
+            "write outside": lambda: open({str(tmp_path / 'elsewhere.txt')!r}, "w"),
+            "remove": lambda: os.remove({str(secret)!r}),
+            "program": lambda: subprocess.run(["true"]),
+            "database": lambda: sqlite3.connect({str(tmp_path / 'gradebook.db')!r}),
+            "ctypes": lambda: __import__("ctypes").CDLL(None),
+        }}
+        for name, attempt in attempts.items():
+            try:
+                attempt()
+                print(name, "ALLOWED")
+            except (GradingSandboxError, PermissionError):
+                print(name, "denied")
+            except Exception as error:
+                print(name, "denied" if "not allowed" in str(error) else f"other {{type(error).__name__}}: {{error}}")
+        open({str(scratch / 'ok.txt')!r}, "w").write("fine"); print("scratch ok")
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(line.endswith("denied") for line in lines[:-1]), lines
+    assert lines[-1] == "scratch ok"
+    assert secret.read_text() == "the reference"
+
+
+def test_patched_libraries_are_detected(tmp_path: Path) -> None:
+    result = run_python("""
+        import torch, numpy
+        from course_utils.grading.recheck.sandbox import library_snapshot, tampered_names
+        snapshot = library_snapshot()
+        torch.new_helper = 1                       # adding is fine
+        assert tampered_names(snapshot) == [], tampered_names(snapshot)
+        torch.allclose = lambda *a, **k: True
+        torch.Tensor.__eq__ = lambda self, other: True
+        numpy.testing = None
+        print(sorted(tampered_names(snapshot)))
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "torch.allclose" in result.stdout and "torch._tensor.Tensor.__eq__" in result.stdout and "numpy.testing" in result.stdout
+
+
+def containment_job(cells: list[tuple[str, str]]) -> dict:
+    """A job that runs ``cells`` then 01_sgd's gradient-descent probe (which needs the answer cell)."""
+    setup = "import torch\nfrom course_utils import landscapes\n"
+    answer = notebook_cells(nbformat.read(str(REPO / "solutions/01_sgd/01_sgd.ipynb"), as_version=4), strip_markers=True)
+    gd = next(source for label, source in answer if label == "gradient_descent_by_hand")
+    return {"role": "student", "assignment": "01_sgd", "seed": 3, "probes": ["test_gradient_descent_by_hand"],
+            "cells": [("setup", setup), *cells, ("gradient_descent_by_hand", gd)], "protected": []}
+
+
+@pytest.mark.parametrize("label, source, event", [
+    ("loop", "while True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass", "no progress"),
+    ("exit", "import os\nos._exit(3)", "exit code 3"),
+    ("crash", "import faulthandler\nfaulthandler._sigsegv()", "SIGSEGV"),
+    ("memory", "blocks = []\nwhile True:\n    blocks.append(bytearray(100 * 1024 * 1024))", None),
+])
+def test_a_cell_that_hangs_or_kills_the_process_costs_only_itself(tmp_path: Path, label: str, source: str, event: str | None) -> None:
+    settings = RecheckSettings(item_timeout=5, memory_mb=1024)
+    records, events, errors = run_job(containment_job([(label, source)]), tmp_path / "run", settings)
+    assert "test_gradient_descent_by_hand" in records, events
+    assert records["test_gradient_descent_by_hand"][0][0] != RECORD_ERROR
+    if event is None:  # a memory bomb under the limit is just a MemoryError in its own cell
+        assert "MemoryError" in errors.get(label, ""), (errors, events)
+    else:
+        assert any(label in e and event in e for e in events), events
+
+
+# --- the registry -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_autograded_test_cell_has_a_probe(assignment: str) -> None:
+    source = nbformat.read(str(REPO / "solutions" / assignment / f"{assignment}.ipynb"), as_version=4)
+    tests = {c.metadata.nbgrader.grade_id for c in source.cells
+             if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    assert tests and tests == set(probes_for(assignment))
+
+
+def test_notebook_cells_are_the_locked_setup_and_the_answers() -> None:
+    source = nbformat.read(str(REPO / "solutions/01_sgd/01_sgd.ipynb"), as_version=4)
+    labels = [label for label, _ in notebook_cells(source)]
+    assert labels[0] == "setup" and "SGD" in labels and "gradient_descent_by_hand" in labels
+    assert not any(label.startswith("test_") for label in labels)
+    assert json.dumps(notebook_cells(source, strip_markers=True)).count("BEGIN SOLUTION") == 0
