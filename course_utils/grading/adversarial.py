@@ -326,9 +326,10 @@ ADVERSARIAL: tuple[AdversarialSubmission, ...] = (
                           {"SGD": _wrong_sgd("patch eq", prelude=_PATCH_EQ)}, frozenset({"*"})),
     AdversarialSubmission("x_settrace", "wrong momentum; installs a trace function (it could rewrite the checks' frames)", _A,
                           {"SGD": _wrong_sgd("settrace", prelude=_SETTRACE)}, frozenset({"*"})),
-    AdversarialSubmission("x_replace_torch_sgd", "wrong momentum; replaces torch.optim.SGD, the checks' reference, with it", _A,
+    AdversarialSubmission("x_replace_torch_sgd", "wrong momentum; replaces torch.optim.SGD, the checks' reference, with it "
+                          "(its plain steps are right, but the notebook's own plain check then breaks on the swap)", _A,
                           {"SGD": _wrong_sgd("replaces torch.optim.SGD", prelude=_REPLACE_TORCH_SGD) + _AFTER_REPLACE},
-                          frozenset({"test_SGD_momentum", "test_opt_fn_with_sgd"})),
+                          frozenset({"test_SGD_plain", "test_SGD_momentum", "test_opt_fn_with_sgd"})),
     AdversarialSubmission("x_wrap_torch_sgd", "SGD builds a torch.optim.SGD inside and delegates to it", _A,
                           {"SGD": '''class SGD:
     def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):

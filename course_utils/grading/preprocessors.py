@@ -4,7 +4,9 @@
   folder (no ``torch.py`` beside the notebook can shadow a library), with a memory limit and a guard
   that keeps the kernel away from the course's files. A kernel that dies (``os._exit``, a segfault,
   memory) or a cell that hangs no longer aborts the notebook: that cell gets an error, the cells after
-  it are marked as not run, and grading goes on.
+  it are marked as not run, and grading goes on. The release's demonstration cells (plots, training
+  runs: code cells without nbgrader metadata, unchanged from the release) are not run, which halves
+  the grading time; cells a student added or changed are run. ``run_demonstration_cells`` turns that off.
 - :class:`IndependentCheck` re-checks every probed test cell outside the student's kernel
   (:mod:`course_utils.grading.recheck`). A test cell keeps its points only when the independent
   check passes, and, where the kernel ran it, the kernel's check passed as well.
@@ -25,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Float, Integer, List, Unicode
+import nbformat
+from traitlets import Bool, Float, Integer, List, Unicode
 
-from course_utils.grading.recheck.supervisor import RecheckSettings, recheck_notebook
+from course_utils.grading.recheck.supervisor import RecheckSettings, demonstration_sources, recheck_notebook
 
 __all__ = ["ContainedExecute", "IndependentCheck", "grading_metadata", "PROTECTED_FOLDERS"]
 
@@ -69,6 +72,9 @@ class ContainedExecute(Execute):
     """nbgrader's Execute in a scratch folder, with limits, surviving a dead or stuck kernel."""
 
     memory_mb = Integer(6144, help="Memory limit (MiB) of the grading kernel's data segment; 0 for none.").tag(config=True)
+    run_demonstration_cells = Bool(False, help="Also run the release's demonstration cells (plots in the feedback, "
+                                               "about twice the grading time).").tag(config=True)
+    release_directory = Unicode("notebooks").tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
@@ -85,6 +91,12 @@ class ContainedExecute(Execute):
         resources["metadata"]["path"] = str(scratch)
         self._dead = None
         self._protected = [str(root / name) for name in PROTECTED_FOLDERS]
+        self._demonstrations = frozenset()
+        if not self.run_demonstration_cells:
+            names = resources.get("nbgrader", {})
+            release = root / self.release_directory / str(names.get("assignment")) / f"{names.get('notebook')}.ipynb"
+            if release.is_file():
+                self._demonstrations = demonstration_sources(nbformat.read(str(release), as_version=4))
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
@@ -101,12 +113,18 @@ class ContainedExecute(Execute):
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> tuple[NotebookNode, Any]:
         if cell.cell_type != "code":
             return cell, resources
+        if not cell.get("metadata", {}).get("nbgrader") and cell.source.strip() in self._demonstrations:
+            cell.outputs, cell.execution_count = [], None
+            return cell, resources
         if self._dead is not None:
             cell.outputs = [_error(NOT_RUN, f"not run: {self._dead}")]
             return cell, resources
         try:
             return super().preprocess_cell(cell, resources, index)
-        except DeadKernelError:
+        except (DeadKernelError, CellTimeoutError):
+            if self._dead is not None:  # stopped by _async_handle_timeout: the kernel sends nothing more
+                cell.outputs = list(cell.get("outputs", [])) + [_error("CellTimeoutError", self._timed_out_message)]
+                return cell, resources
             self._dead = "the Python kernel stopped in an earlier cell (os._exit, exit(), a crash or running out of memory)"
             cell.outputs = list(cell.get("outputs", [])) + [_error(
                 KERNEL_DIED, "the Python kernel stopped while this cell ran (os._exit, exit(), a crash or running out of memory)")]
@@ -121,9 +139,9 @@ class ContainedExecute(Execute):
         except Exception:  # noqa: BLE001
             pass
         self._dead = f"an earlier cell ran longer than {timeout} s and the kernel was stopped"
-        grading_metadata(self.nb).setdefault("events", []).append(f"a cell ran longer than {timeout} s")
-        return {"content": {"status": "error", "ename": "CellTimeoutError",
-                            "evalue": f"the cell ran longer than {timeout} s and was stopped", "traceback": []}}
+        self._timed_out_message = f"the cell ran longer than {timeout} s and was stopped (an endless loop?)"
+        grading_metadata(self.nb).setdefault("events", []).append(f"a cell ran longer than {timeout} s; the kernel was stopped")
+        return {"content": {"status": "error", "ename": "CellTimeoutError", "evalue": self._timed_out_message, "traceback": []}}
 
 
 class IndependentCheck(NbGraderPreprocessor):

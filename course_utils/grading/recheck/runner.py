@@ -23,23 +23,29 @@ from pathlib import Path
 from typing import Any
 
 
-class _NoIPython:
-    """``get_ipython()`` for cells run outside IPython: magics and shell escapes do nothing."""
+class _Inert:
+    """Stands in for IPython outside a kernel: every attribute, call and item is another inert object.
 
-    def run_line_magic(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    ``get_ipython().run_line_magic(...)``, ``get_ipython().input_transformers_post.append(...)`` and the
+    like do nothing here, so a cell that uses IPython features still defines its functions.
+    """
 
-    def run_cell_magic(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    def __getattr__(self, name: str) -> "_Inert":
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Inert()
 
-    def system(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    def __call__(self, *args: Any, **kwargs: Any) -> "_Inert":
+        return _Inert()
 
-    def getoutput(self, *args: Any, **kwargs: Any) -> list:
-        return []
+    def __getitem__(self, key: Any) -> "_Inert":
+        return _Inert()
 
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __bool__(self) -> bool:
+        return False
 
 
 def main() -> int:
@@ -79,7 +85,7 @@ def main() -> int:
         sandbox.install_audit_hook(scratch, [Path(p) for p in job.get("protected", ())])
     del course_utils
     skip = set(job.get("skip", ()))
-    namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _NoIPython}
+    namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _Inert()}
 
     for label, source in job["cells"]:
         if label in skip:

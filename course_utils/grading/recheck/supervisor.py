@@ -38,7 +38,7 @@ import torch
 from course_utils.grading.recheck.observations import compare_records
 from course_utils.grading.recheck.probes import Probe, probes_for
 
-__all__ = ["RecheckSettings", "Verdict", "RecheckResult", "notebook_cells", "recheck_notebook", "reference_record"]
+__all__ = ["RecheckSettings", "Verdict", "RecheckResult", "notebook_cells", "demonstration_sources", "recheck_notebook", "reference_record"]
 
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
@@ -64,11 +64,15 @@ class RecheckResult:
     cell_errors: dict[str, str] = field(default_factory=dict)  # answer cell grade_id -> the error it raised
 
 
-def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = False) -> list[tuple[str, str]]:
+def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = False,
+                   demonstrations: frozenset[str] | None = None) -> list[tuple[str, str]]:
     """``(label, source)`` of the locked set-up cells and the answer cells, in notebook order.
 
     Locked set-up cells are locked, ungraded code cells; answer cells are code cells with
-    ``solution: true``. Test cells, markdown and unmarked (demonstration) cells are left out.
+    ``solution: true``. Test cells and markdown are left out. Code cells without nbgrader metadata
+    are the release's demonstrations, left out, unless ``demonstrations`` (the release's own
+    demonstration sources) is given and the cell is not one of them: then the student added it (a
+    helper an answer may use), and it runs too, labelled ``added-<index>``.
     """
     cells: list[tuple[str, str]] = []
     for index, cell in enumerate(notebook.cells):
@@ -83,7 +87,15 @@ def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = Fal
             cells.append((label, source))
         elif meta.get("locked") and not meta.get("grade"):
             cells.append((label, source))
+        elif not meta and demonstrations is not None and source.strip() and source.strip() not in demonstrations:
+            cells.append((f"added-{index}", source))
     return cells
+
+
+def demonstration_sources(release: nbformat.NotebookNode) -> frozenset[str]:
+    """The (stripped) sources of the release's code cells that carry no nbgrader metadata."""
+    return frozenset(cell.source.strip() for cell in release.cells
+                     if cell.cell_type == "code" and not cell.get("metadata", {}).get("nbgrader"))
 
 
 def _limit(memory_mb: int) -> Any:
@@ -269,8 +281,13 @@ def reference_record(course_root: Path, assignment: str, seed: int, settings: Re
 
 
 def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_root: Path, seed: int,
-                     settings: RecheckSettings = RecheckSettings()) -> RecheckResult:
-    """Check every probed test cell of ``notebook`` (a submission of ``assignment``) independently."""
+                     settings: RecheckSettings = RecheckSettings(), *,
+                     demonstrations: frozenset[str] | None = None) -> RecheckResult:
+    """Check every probed test cell of ``notebook`` (a submission of ``assignment``) independently.
+
+    ``demonstrations``: the release's demonstration cell sources (see :func:`notebook_cells`); by
+    default they are read from ``notebooks/<assignment>/<assignment>.ipynb`` when it exists.
+    """
     probes = probes_for(assignment)
     result = RecheckResult()
     if not probes:
@@ -280,7 +297,11 @@ def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_ro
     expected, reference_events = reference_record(course_root, assignment, seed, settings)
     if reference_events:
         result.events += [f"reference: {event}" for event in reference_events]
-    cells = notebook_cells(notebook)
+    if demonstrations is None:
+        release = course_root / "notebooks" / assignment / f"{assignment}.ipynb"
+        if release.is_file():
+            demonstrations = demonstration_sources(nbformat.read(str(release), as_version=4))
+    cells = notebook_cells(notebook, demonstrations=demonstrations)
     protected = _protected(course_root)
     root = Path(tempfile.mkdtemp(prefix=f"recheck-{assignment}-"))
     got: dict[str, list] = {}
