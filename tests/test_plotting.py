@@ -51,6 +51,13 @@ def test_configure_plotly_renderer_outside_colab_embeds_plotly_js(restore_render
     assert pio.renderers.default == "plotly_mimetype+notebook"
 
 
+def test_configure_plotly_renderer_leaves_plotly_alone_while_autograding(restore_renderer, monkeypatch):
+    before = pio.renderers.default
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert configure_plotly_renderer() == "json"
+    assert pio.renderers.default == before
+
+
 def test_configure_plotly_renderer_inside_colab_uses_colab(restore_renderer, monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", object())
     assert configure_plotly_renderer() == "colab"

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils.grading.course import Course
-from course_utils.grading.planted import sgd_source
+from course_utils.grading.planted import _PATCH_COMPARISONS, sgd_source
 from course_utils.grading.submissions import Replacement, fill_submission
 
 __all__ = ["AdversarialSubmission", "ADVERSARIAL", "adversarial_for", "DAMAGES", "write_adversarial"]
@@ -317,6 +317,9 @@ _A = "01_sgd"
 
 ADVERSARIAL: tuple[AdversarialSubmission, ...] = (
     # patching what the checks call
+    AdversarialSubmission("x_patch_allclose", "wrong momentum; patches torch.allclose, torch.equal, numpy.allclose and "
+                          "numpy.testing to pass", _A, {"SGD": _wrong_sgd("patch comparisons", prelude=_PATCH_COMPARISONS)},
+                          frozenset({"*"})),
     AdversarialSubmission("x_patch_testing", "wrong momentum; patches torch.testing.assert_close and numpy.testing", _A,
                           {"SGD": _wrong_sgd("patch testing", prelude="import numpy.testing, torch.testing\n"
                                              "torch.testing.assert_close = lambda *a, **k: None\n"

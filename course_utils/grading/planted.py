@@ -142,12 +142,6 @@ PLANTED_01_SGD = (
 '''},
         _SGD_CELLS),
     PlantedSubmission(
-        "patched_allclose", "momentum as an average, plus torch.allclose, torch.equal and numpy.testing patched to "
-        "pass: patching the libraries the grader uses costs every autograded cell",
-        {"SGD": sgd_source("patched comparisons", prelude=_PATCH_COMPARISONS,
-                     momentum="buf.mul_(self.momentum).add_(g, alpha=1 - self.momentum)")},
-        frozenset({"*"})),
-    PlantedSubmission(
         "path_mistakes", "rows after each step, grads never reset, momentum forgotten, hyper-parameters ignored",
         {"gradient_descent_by_hand": _GD_RECORDS_AFTER, "sgd_epoch_by_hand": _EPOCH_NO_RESET,
          "opt_fn_with_sgd": _OPT_FN_WITH_SGD_NO_MOMENTUM, "opt_fn": _OPT_FN_IGNORES_HYPERPARAMS},

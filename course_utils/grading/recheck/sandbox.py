@@ -149,20 +149,24 @@ _WATCHED = ("builtins", "math", "torch", "torch.testing", "torch.nn.functional",
             "inspect", "copy", "operator", "functools")
 
 
-def _watched_namespaces() -> dict[str, dict[str, Any]]:
-    spaces: dict[str, dict[str, Any]] = {}
+def _watched_namespaces() -> dict[str, tuple[Any, dict[str, Any]]]:
+    """``{name: (module or class, its namespace)}`` of what the student's code must leave alone."""
+    import numpy.testing  # noqa: F401  (imported now, so that replacing it later shows)
+    import torch.testing  # noqa: F401
+
+    spaces: dict[str, tuple[Any, dict[str, Any]]] = {}
     for name in _WATCHED:
         module = sys.modules.get(name)
         if module is not None:
-            spaces[name] = vars(module)
+            spaces[name] = (module, vars(module))
     for cls in (torch.Tensor, torch.nn.Parameter, torch.nn.Module, torch.optim.Optimizer, torch.Generator):
-        spaces[f"{cls.__module__}.{cls.__qualname__}"] = cls.__dict__
+        spaces[f"{cls.__module__}.{cls.__qualname__}"] = (cls, cls.__dict__)
     return spaces
 
 
 def library_snapshot() -> dict[str, dict[str, int]]:
     """Identity of every attribute of the watched modules and classes."""
-    return {space: {attr: id(value) for attr, value in list(ns.items())} for space, ns in _watched_namespaces().items()}
+    return {space: {attr: id(value) for attr, value in list(ns.items())} for space, (_, ns) in _watched_namespaces().items()}
 
 
 def _wraps(value: Any, identity: int) -> bool:
@@ -173,11 +177,15 @@ def _wraps(value: Any, identity: int) -> bool:
 
 
 def tampered_names(snapshot: dict[str, dict[str, int]]) -> list[str]:
-    """Watched attributes that were replaced or deleted since ``snapshot`` (new attributes are ignored)."""
+    """Watched attributes replaced or deleted since ``snapshot``, and class attributes added over inherited ones.
+
+    New module attributes are fine (a student may store things on torch); a new ``Tensor.__eq__``
+    that hides the inherited one is not.
+    """
     changed = []
     spaces = _watched_namespaces()
     for space, before in snapshot.items():
-        now = spaces.get(space, {})
+        owner, now = spaces.get(space, (None, {}))
         for attr, identity in before.items():
             if attr in ("__builtins__", "_", "__", "___") or space == "builtins" and attr in ("_", "__IPYTHON__"):
                 continue
@@ -185,6 +193,10 @@ def tampered_names(snapshot: dict[str, dict[str, int]]) -> list[str]:
                 changed.append(f"{space}.{attr}")
             elif id(now[attr]) != identity and not _wraps(now[attr], identity):
                 changed.append(f"{space}.{attr}")
+        if isinstance(owner, type):
+            for attr in set(now) - set(before):
+                if any(attr in vars(base) for base in owner.__mro__[1:]):
+                    changed.append(f"{space}.{attr}")
     if sys.gettrace() is not None:
         changed.append("sys.settrace")
     if sys.getprofile() is not None:
