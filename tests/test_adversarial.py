@@ -141,17 +141,38 @@ def test_overruled_cells_show_the_independent_message_in_feedback(graded) -> Non
     assert "after step" in cell.outputs[0]["evalue"]
 
 
-def test_parallel_grading_gives_the_same_scores_as_serial(graded, tmp_path) -> None:
+def test_parallel_grading_matches_serial_and_regrading_keeps_manual_grades(graded, tmp_path) -> None:
     students = ["x_os_exit", "x_hard_coded", "ok_optimizer_subclass", "d_shuffled"]
     course = make_course(tmp_path / "parallel")
     source_root = graded["course"].root / "submitted"
     for student in students:
         shutil.copytree(source_root / student, course.root / "submitted" / student)
+    db_url = f"sqlite:///{course.root / 'gradebook.db'}"
+    serial = graded["table"]
+
+    def assert_same_as_serial(table, when: str) -> None:
+        for student in students:
+            got = {c: s.score for c, s in table.rows[student].items() if c not in table.manual_cells}
+            want = {c: s.score for c, s in serial.rows[student].items() if c not in serial.manual_cells}
+            assert got == want, f"{student} {when}: {got} != serial {want}"
+
     result = run_grade(course.root, "--jobs", "2", "--seed", "7")
     assert result.returncode == 0, result.stdout + result.stderr
-    parallel = read_scores(f"sqlite:///{course.root / 'gradebook.db'}", ASSIGNMENT)
-    serial = graded["table"]
-    for student in students:
-        got = {c: s.score for c, s in parallel.rows[student].items()}
-        want = {c: s.score for c, s in serial.rows[student].items()}
-        assert got == want, f"{student}: parallel {got} != serial {want}"
+    assert_same_as_serial(read_scores(db_url, ASSIGNMENT), "graded two at a time")
+
+    from nbgrader.api import Gradebook
+
+    written = read_scores(db_url, ASSIGNMENT).manual_cells
+    cell = sorted(written)[0]
+    with Gradebook(db_url) as gradebook:
+        grade = gradebook.find_grade(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass")
+        grade.manual_score = 1.0
+        comment = gradebook.find_comment(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass")
+        comment.manual_comment = "Clear explanation."
+        gradebook.db.commit()
+    result = run_grade(course.root, "--jobs", "2", "--seed", "8")  # grade again, other random inputs
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_same_as_serial(read_scores(db_url, ASSIGNMENT), "graded again")
+    with Gradebook(db_url) as gradebook:
+        assert gradebook.find_grade(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_score == 1.0
+        assert gradebook.find_comment(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_comment == "Clear explanation."

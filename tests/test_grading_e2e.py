@@ -131,6 +131,11 @@ def test_feedback_is_written_per_student_with_scores(graded, course: Path, table
             assert html.is_file(), f"no feedback for {student}"
     text = (demo / "feedback" / "momentum_as_average" / "01_sgd" / "01_sgd.html").read_text()
     assert "momentum as an average" in text  # the failed check's message reaches the student
+    for assignment, table in tables.items():
+        for student in table.rows:
+            html = (demo / "feedback" / student / assignment / f"{assignment}.html").read_text()
+            for secret in ("thorough=True", "BEGIN HIDDEN TESTS", "BEGIN SOLUTION"):
+                assert secret not in html, f"{student}/{assignment}: feedback shows {secret!r}"
 
 
 def test_export_writes_every_students_score(graded, course: Path, tables) -> None:

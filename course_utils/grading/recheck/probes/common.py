@@ -14,7 +14,7 @@ import torch
 
 from course_utils.grading.recheck.observations import Recorder
 
-__all__ = ["lookup", "describe_call", "random_params", "gradient_recipe", "record_trajectory", "OptimizerCase"]
+__all__ = ["lookup", "describe_call", "outcome", "random_params", "gradient_recipe", "record_trajectory", "OptimizerCase"]
 
 
 def lookup(namespace: Mapping[str, Any], name: str) -> Any:
@@ -22,6 +22,17 @@ def lookup(namespace: Mapping[str, Any], name: str) -> Any:
     if name not in namespace:
         raise NameError(f"name '{name}' is not defined by your answer cells")
     return namespace[name]
+
+
+def outcome(fn: Callable[[], Any]) -> str:
+    """What calling ``fn`` does, in words: ``"accepted"``, ``"raises ValueError"``, ``"raises TypeError"``..."""
+    try:
+        fn()
+    except ValueError:
+        return "raises ValueError"
+    except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+        return f"raises {type(error).__name__}"
+    return "accepted"
 
 
 def describe_call(name: str, hyperparams: Mapping[str, Any]) -> str:

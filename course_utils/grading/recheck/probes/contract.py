@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from course_utils.grading.recheck.observations import Recorder, plain
-from course_utils.grading.recheck.probes.common import gradient_recipe, random_params
+from course_utils.grading.recheck.probes.common import gradient_recipe, outcome, random_params
 
 __all__ = ["record_contract"]
 
@@ -37,16 +37,6 @@ def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
     if type(a) is not torch.Tensor or type(b) is not torch.Tensor or a.shape != b.shape or a.dtype != b.dtype:
         return False
     return bool(_isclose(a, b, rtol=0.0, atol=0.0, equal_nan=True).all())
-
-
-def _outcome(fn: Any) -> str:
-    try:
-        fn()
-    except ValueError:
-        return "raises ValueError"
-    except Exception as error:  # noqa: BLE001
-        return f"raises {type(error).__name__}"
-    return "accepted"
 
 
 def _run(optimizer_class: Any, params: Any, hyperparams: Mapping[str, Any], grads: Sequence[Sequence[torch.Tensor]], tensors: Sequence[torch.Tensor]) -> Any:
@@ -85,7 +75,7 @@ def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperpara
     device = rec.device
     for key, value in invalid:
         params = random_params(rec, 1, [(3,)])
-        rec.record(f"{name}(params, {key}={value!r})", _outcome(lambda: optimizer_class(params, **{key: value})))
+        rec.record(f"{name}(params, {key}={value!r})", outcome(lambda: optimizer_class(params, **{key: value})))
 
     # in place, and the grad left alone
     shapes = [(3,), (2, 4)]
@@ -185,7 +175,7 @@ def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperpara
                 if tuple(tensor.shape) in shaped and tensor.numel() > 1 and (tensor.device.type != "meta" or tensor.dtype != dtype):
                     raise TypeError(f"state tensor on {tensor.device} in {tensor.dtype}")
 
-        rec.record(f"{name} keeps its state on the parameters' device and dtype ({label}, meta device)", _outcome(meta_run))
+        rec.record(f"{name} keeps its state on the parameters' device and dtype ({label}, meta device)", outcome(meta_run))
 
     # a generator of parameters behaves like the list
     shapes = [(3,), (2, 4)]

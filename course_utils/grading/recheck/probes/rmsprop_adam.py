@@ -10,14 +10,14 @@ hyper-parameters, as the checks read them from its signature.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
 from course_utils.grading.recheck.observations import Recorder
 from course_utils.grading.recheck.probes import Probe
-from course_utils.grading.recheck.probes.common import OptimizerCase, lookup, record_trajectory
+from course_utils.grading.recheck.probes.common import OptimizerCase, lookup, outcome, record_trajectory
 from course_utils.grading.recheck.probes.contract import record_contract
 
 __all__ = ["record_signature_defaults", "trajectory_probe", "ADAM_HYPERPARAMETERS", "ADAM_INVALID", "PROBES"]
@@ -25,16 +25,6 @@ __all__ = ["record_signature_defaults", "trajectory_probe", "ADAM_HYPERPARAMETER
 
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
-
-
-def _outcome(fn: Callable[[], Any]) -> str:
-    try:
-        fn()
-    except ValueError:
-        return "raises ValueError"
-    except Exception as error:  # noqa: BLE001
-        return f"raises {type(error).__name__}"
-    return "accepted"
 
 
 # --- building blocks -----------------------------------------------------------------------------------
@@ -79,7 +69,7 @@ def probe_bias_correction(rec: Recorder, ns: Mapping[str, Any]) -> None:
         rec.record(f"{where}: the returned tensor", got)
     for index, bad_t in enumerate(_BIAS_CORRECTION_INVALID_T):
         avg = torch.randn(2, generator=rec.generator(650 + index), dtype=torch.float64).to(rec.device)
-        rec.record(f"bias_correction(avg, beta=0.9, t={bad_t})", _outcome(lambda: bias_correction(avg, 0.9, bad_t)))
+        rec.record(f"bias_correction(avg, beta=0.9, t={bad_t})", outcome(lambda: bias_correction(avg, 0.9, bad_t)))
 
 
 # --- optimizers ------------------------------------------------------------------------------------------
