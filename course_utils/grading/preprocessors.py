@@ -34,7 +34,8 @@ from nbgrader.utils import is_grade, is_solution
 import nbformat
 from traitlets import Bool, Float, Integer, List, Unicode
 
-from course_utils.grading.recheck.supervisor import RecheckSettings, demonstration_sources, recheck_notebook
+# The independent check (and torch) is imported when a notebook is graded, not when nbgrader reads
+# nbgrader_config.py: feedback, export and the other commands start faster.
 
 __all__ = ["ContainedExecute", "IndependentCheck", "grading_metadata", "PROTECTED_FOLDERS"]
 
@@ -96,6 +97,8 @@ class ContainedExecute(Execute):
             names = resources.get("nbgrader", {})
             release = root / self.release_directory / str(names.get("assignment")) / f"{names.get('notebook')}.ipynb"
             if release.is_file():
+                from course_utils.grading.recheck.supervisor import demonstration_sources
+
                 self._demonstrations = demonstration_sources(nbformat.read(str(release), as_version=4))
         try:
             return super().preprocess(nb, resources, km=km)
@@ -128,7 +131,8 @@ class ContainedExecute(Execute):
             self._dead = "the Python kernel stopped in an earlier cell (os._exit, exit(), a crash or running out of memory)"
             cell.outputs = list(cell.get("outputs", [])) + [_error(
                 KERNEL_DIED, "the Python kernel stopped while this cell ran (os._exit, exit(), a crash or running out of memory)")]
-            grading_metadata(self.nb).setdefault("events", []).append(f"the kernel died in cell {index}")
+            name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"number {index}"
+            grading_metadata(self.nb).setdefault("events", []).append(f"the kernel died in cell {name}")
             return cell, resources
 
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
@@ -163,6 +167,8 @@ class IndependentCheck(NbGraderPreprocessor):
         return self._drawn
 
     def preprocess(self, nb: NotebookNode, resources: Any) -> tuple[NotebookNode, Any]:
+        from course_utils.grading.recheck.supervisor import RecheckSettings, recheck_notebook
+
         assignment = resources["nbgrader"]["assignment"]
         settings = RecheckSettings(item_timeout=self.item_timeout, memory_mb=self.memory_mb)
         result = recheck_notebook(nb, assignment, Path.cwd().resolve(), self._seed(), settings)
