@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -120,6 +121,8 @@ def grade_assignment(course: Course, assignment: str, students: Sequence[str], *
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             outcomes.update({o.student: o for o in pool.map(one, readable)})
+    for cache in (course.root / ".recheck").glob(f"{assignment}-{seed}-*"):  # this run's reference record
+        shutil.rmtree(cache, ignore_errors=True)
     return [outcomes[student] for student in students]
 
 
