@@ -2,7 +2,7 @@
 
 Commands:
   release    regenerate notebooks/ from solutions/ for every assignment
-  grade      autograde every submission under submitted/ (one process per student, --jobs at a time),
+  grade      autograde every submission under submitted/ (--jobs nbgrader runs side by side),
              print the score table and what happened to whom (repairs, crashes, overruled checks);
              with nothing submitted, grade the demo class (build/demo_class/) instead
   collect    place a zip of notebooks downloaded from an LMS into submitted/<student>/<assignment>/

@@ -2,9 +2,11 @@
 
 :func:`grade_assignment` checks every submitted notebook can be read (a damaged file is reported
 and skipped, never changed), then grades: with ``jobs=1``, in one ``nbgrader autograde`` run for
-the whole class (nbgrader's own start-up, about 5 s, is paid once); with more, one
-``nbgrader autograde ASSIGNMENT --student ID`` process per student, at most ``jobs`` at a time. All
-runs share one random seed for the independent check, so the reference record is computed once per
+the whole class; with more, in about three runs per worker, ``jobs`` runs side by side. Every
+student's notebook still gets its own kernel and its own re-check processes, so students stay
+isolated from each other; batching only pays nbgrader's own start-up (about 5 s) a few times
+instead of once per student, which is what lets parallel grading scale with the cores. All runs
+share one random seed for the independent check, so the reference record is computed once per
 assignment, and a student's scores do not depend on which worker graded them or in which order. Re-running keeps manual grades and comments (nbgrader
 updates only the automatic scores) and never touches ``submitted/``.
 """
@@ -95,6 +97,18 @@ def _readable(course: Course, assignment: str, students: Sequence[str]) -> tuple
     return readable, refused
 
 
+def _batches(students: Sequence[str], jobs: int) -> list[list[str]]:
+    """Students split into the nbgrader runs that grade them.
+
+    One run for everyone when ``jobs`` is 1; otherwise about three runs per worker, dealt round-robin, so
+    the workers stay busy to the end while nbgrader's start-up is paid a few times, not once a student.
+    """
+    if not students:
+        return []
+    count = 1 if jobs == 1 else min(len(students), 3 * jobs)
+    return [list(students[k::count]) for k in range(count)]
+
+
 def grade_assignment(course: Course, assignment: str, students: Sequence[str], *, jobs: int | None = None,
                      seed: int | None = None) -> list[StudentOutcome]:
     """Autograde ``students``' submissions of ``assignment``; return one outcome per student, in order."""
@@ -110,17 +124,18 @@ def grade_assignment(course: Course, assignment: str, students: Sequence[str], *
             outcome.problems.append(_failure(output, student) if output else "no graded notebook was written; see .nbgrader.log")
         return outcome
 
-    if jobs == 1 and readable:
-        excluded = sorted(set(course.students_submitted()) - set(readable))
-        args = [f"--CourseDirectory.student_id_exclude={','.join(excluded)}"] if excluded else []
-        output = _run_nbgrader(course, assignment, args, env)
-        outcomes.update({student: finish(student, output) for student in readable})
-    elif readable:
-        def one(student: str) -> StudentOutcome:
-            return finish(student, _run_nbgrader(course, assignment, [f"--student={student}"], env))
+    everyone = set(course.students_submitted())
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            outcomes.update({o.student: o for o in pool.map(one, readable)})
+    def grade_batch(batch: list[str]) -> list[StudentOutcome]:
+        others = sorted(everyone - set(batch))
+        args = [f"--student={batch[0]}"] if len(batch) == 1 else (
+            [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else [])
+        output = _run_nbgrader(course, assignment, args, env)
+        return [finish(student, output) for student in batch]
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for batch_outcomes in pool.map(grade_batch, _batches(readable, jobs)):
+            outcomes.update({o.student: o for o in batch_outcomes})
     for cache in (course.root / ".recheck").glob(f"{assignment}-{seed}-*"):  # this run's reference record
         shutil.rmtree(cache, ignore_errors=True)
     return [outcomes[student] for student in students]
