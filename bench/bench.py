@@ -97,8 +97,6 @@ def main() -> None:
                 continue
             grade = time_autograde(assignment, Path(scratch))
             print(f"{assignment + ': autograde one submission, alone':<52}{grade:>9.2f}  < 1.5 x run = {1.5 * run:.1f} s  (ratio {grade / run:.2f})")
-            if assignment == args.class_assignment:
-                class_run = run
         if args.class_size > 0:
             name = args.class_assignment
             serial = time_class(name, args.class_size, 1, Path(scratch))
