@@ -13,7 +13,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Course", "find_course_root", "NbgraderError"]
+__all__ = ["Course", "find_course_root", "NbgraderError", "OFF_LIMITS"]
+
+OFF_LIMITS = ("solutions", "source", "submitted", "autograded", "feedback", "gradebook.db", ".recheck", "release", "build")
+"""Folders and files of a course root that a student's code may not touch while it is graded."""
 
 
 class NbgraderError(RuntimeError):

@@ -34,13 +34,12 @@ from nbgrader.utils import is_grade, is_solution
 import nbformat
 from traitlets import Bool, Float, Integer, List, Unicode
 
+from course_utils.grading.course import OFF_LIMITS
+
 # The independent check (and torch) is imported when a notebook is graded, not when nbgrader reads
 # nbgrader_config.py: feedback, export and the other commands start faster.
 
-__all__ = ["ContainedExecute", "IndependentCheck", "grading_metadata", "PROTECTED_FOLDERS"]
-
-PROTECTED_FOLDERS = ("solutions", "source", "submitted", "autograded", "feedback", "gradebook.db", ".recheck", "release")
-"""Folders and files of a course root that notebook code may not touch while it is graded."""
+__all__ = ["ContainedExecute", "IndependentCheck", "grading_metadata"]
 
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
@@ -91,7 +90,7 @@ class ContainedExecute(Execute):
         original_path = resources.setdefault("metadata", {}).get("path")
         resources["metadata"]["path"] = str(scratch)
         self._dead = None
-        self._protected = [str(root / name) for name in PROTECTED_FOLDERS]
+        self._protected = [str(root / name) for name in OFF_LIMITS]
         self._demonstrations = frozenset()
         if not self.run_demonstration_cells:
             names = resources.get("nbgrader", {})
@@ -154,7 +153,6 @@ class IndependentCheck(NbGraderPreprocessor):
     item_timeout = Float(60.0, help="Seconds a cell or check may run without progress in the re-check.").tag(config=True)
     memory_mb = Integer(6144, help="Memory limit (MiB) of each re-check process; 0 for none.").tag(config=True)
     seed = Integer(0, help="Seed of the re-check's random inputs; 0 draws one per run (or takes COURSE_RECHECK_SEED).").tag(config=True)
-    source_directory = Unicode("solutions").tag(config=True)
 
     def _seed(self) -> int:
         if self.seed:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Raised", "Recorder", "plain", "compare_records", "RECORD_ERROR", "TAMPERED"]
+__all__ = ["Recorder", "plain", "compare_records", "RECORD_ERROR", "TAMPERED"]
 
 RECORD_ERROR = "__raised__"
 """``where`` of the entry a recorder adds when the probe stopped on an exception."""
@@ -61,17 +61,6 @@ def plain(value: Any, depth: int = 0) -> Any:
     if kind is dict and all(type(k) is str for k in value):
         return {k: plain(v, depth + 1) for k, v in value.items()}
     return f"<object of type {kind.__module__}.{kind.__qualname__}>"
-
-
-@dataclass(frozen=True)
-class Raised:
-    """The exception a piece of notebook code raised, as text."""
-
-    type_name: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.type_name}: {self.message}" if self.message else self.type_name
 
 
 @dataclass

@@ -36,12 +36,11 @@ import nbformat
 import torch
 
 from course_utils.grading.recheck.observations import compare_records
+from course_utils.grading.course import OFF_LIMITS
 from course_utils.grading.recheck.probes import Probe, probes_for
+from course_utils.grading.submissions import strip_solution_markers
 
 __all__ = ["RecheckSettings", "Verdict", "RecheckResult", "notebook_cells", "demonstration_sources", "recheck_notebook", "reference_record"]
-
-_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
 
 @dataclass(frozen=True)
 class RecheckSettings:
@@ -82,7 +81,7 @@ def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = Fal
         label = str(meta.get("grade_id") or f"cell-{index}")
         source = cell.get("source", "")
         if strip_markers:
-            source = "\n".join(line for line in source.splitlines() if line.strip() not in _MARKERS)
+            source = strip_solution_markers(source)
         if meta.get("solution"):
             cells.append((label, source))
         elif meta.get("locked") and not meta.get("grade"):
@@ -229,8 +228,7 @@ def _protected(course_root: Path) -> list[str]:
     import nbgrader
 
     package = Path(__file__).resolve().parents[2]  # course_utils/
-    paths = [course_root / name for name in ("solutions", "source", "submitted", "autograded", "feedback", "gradebook.db",
-                                             ".recheck", "release", "build")]
+    paths = [course_root / name for name in OFF_LIMITS]
     paths += [package / "checks", package / "grading", Path(torch.optim.__file__).resolve().parent,
               Path(nbgrader.__file__).resolve().parent]
     return [str(p.resolve()) for p in paths]

@@ -46,8 +46,4 @@ def probes_for(assignment: str) -> Mapping[str, Probe]:
     name = PROBE_MODULES.get(assignment)
     if name is None:
         return {}
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError:
-        return {}
-    return module.PROBES
+    return importlib.import_module(name).PROBES

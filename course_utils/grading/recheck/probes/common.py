@@ -14,7 +14,7 @@ import torch
 
 from course_utils.grading.recheck.observations import Recorder
 
-__all__ = ["lookup", "describe_call", "outcome", "random_params", "gradient_recipe", "record_trajectory", "OptimizerCase"]
+__all__ = ["lookup", "describe_call", "outcome", "random_params", "gradient_recipe", "set_gradients", "record_trajectory", "OptimizerCase"]
 
 
 def lookup(namespace: Mapping[str, Any], name: str) -> Any:
@@ -53,6 +53,13 @@ def gradient_recipe(rec: Recorder, tag: int, shapes: Sequence[tuple[int, ...]], 
     return curvature, noise
 
 
+def set_gradients(params: Sequence[torch.Tensor], curvature: Sequence[torch.Tensor], noise: Sequence[torch.Tensor]) -> None:
+    """Give each parameter a fresh gradient ``c * p + noise`` from its current value (one step of the recipe)."""
+    with torch.no_grad():
+        for p, c, n in zip(params, curvature, noise):
+            p.grad = c * p.detach() + n
+
+
 class OptimizerCase:
     """One configuration: hyper-parameters, parameter shapes, number of steps and dtype."""
 
@@ -68,16 +75,7 @@ def record_trajectory(rec: Recorder, optimizer_class: Any, case: OptimizerCase, 
     optimizer = optimizer_class(params, **case.hyperparams)
     where = f"{describe_call(class_name, case.hyperparams)} ({case.label}, {str(case.dtype).replace('torch.', '')})"
     for step in range(case.n_steps):
-        with torch.no_grad():
-            for p, c, n in zip(params, curvature, noise[step]):
-                p.grad = c * p.detach() + n
+        set_gradients(params, curvature, noise[step])
         optimizer.step()
         for index, p in enumerate(params):
             rec.record(f"{where}: parameter {index} (shape {tuple(p.shape)}) after step {step + 1}", p)
-
-
-def record_call(rec: Recorder, where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn`` and record what it returned under ``where``; return it."""
-    value = fn(*args, **kwargs)
-    rec.record(where, value)
-    return value

@@ -18,7 +18,9 @@ from torch import nn
 
 from course_utils.grading.recheck.observations import Recorder, plain
 from course_utils.grading.recheck.probes import Probe
-from course_utils.grading.recheck.probes.common import OptimizerCase, gradient_recipe, lookup, random_params, record_trajectory
+from course_utils.grading.recheck.probes.common import (
+    OptimizerCase, gradient_recipe, lookup, random_params, record_trajectory, set_gradients,
+)
 from course_utils.grading.recheck.probes.contract import record_contract
 
 _HYPERPARAMS = ("lr", "momentum", "weight_decay")
@@ -159,9 +161,7 @@ def _record_grouped_run(rec: Recorder, SGD: Any, label: str, groups: list[dict[s
         if change is not None and step == change[0]:
             for group in optimizer.param_groups:
                 group["lr"] *= change[1]
-        with torch.no_grad():
-            for p, c, n in zip(params, curvature, noise[step]):
-                p.grad = c * p.detach() + n
+        set_gradients(params, curvature, noise[step])
         optimizer.step()
         for index, p in enumerate(params):
             rec.record(f"{where}: group {owner[index]}, parameter p{index} (shape {tuple(p.shape)}) after step {step + 1}", p)
