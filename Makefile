@@ -18,9 +18,20 @@ GRADE  := $(PY) -m course_utils.grading
 # Jupyter refuses to start as root (containers, CI images) unless told it is deliberate.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test release grade feedback export collect bench clean
+.PHONY: setup sandbox lab test release grade feedback export collect bench clean
 
 setup: $(STAMP)
+
+# The grading sandbox is Debian's bubblewrap (course_utils/grading/bubblewrap.py). As root (CI, containers)
+# it is installed here; otherwise this says how, and grading falls back to Python-level guards.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap (the grading sandbox) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "note: bubblewrap (bwrap) is not installed: grading will run without its sandbox (Debian/Ubuntu: sudo apt-get install bubblewrap)"; \
+	  fi; }
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,14 +46,14 @@ $(STAMP): pyproject.toml | $(PY)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
 
-test: $(STAMP)
+test: $(STAMP) sandbox
 	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests
 
 release: $(STAMP)
 	$(GRADE) release
 
-grade: $(STAMP)
+grade: $(STAMP) sandbox
 	$(GRADE) grade $(if $(JOBS),--jobs $(JOBS),)
 
 collect: $(STAMP)
@@ -55,7 +66,7 @@ feedback: $(STAMP)
 export: $(STAMP)
 	$(GRADE) export
 
-bench: $(STAMP)
+bench: $(STAMP) sandbox
 	$(PY) bench/bench.py
 
 clean:

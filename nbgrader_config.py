@@ -20,8 +20,8 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
-# Any stderr in a test cell scores zero. PyTorch and friends print harmless warnings to stderr;
-# drop those outputs before grading so they cannot cost points.
+# nbgrader scores any stderr in a test cell zero. Python warnings are dropped here; StderrIsNotAnError (below)
+# turns the rest of a test cell's stderr (progress bars, torch's C++ warnings) into stdout: only an error fails a cell.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(UserWarning|FutureWarning|DeprecationWarning|RuntimeWarning|PendingDeprecationWarning):"
 
@@ -42,15 +42,17 @@ from nbgrader.preprocessors import (  # noqa: E402
 from course_utils.grading.feedback_filter import HideHiddenTests  # noqa: E402
 from course_utils.grading.preprocessors import ContainedExecute, IndependentCheck  # noqa: E402
 from course_utils.grading.repair import RepairFromRelease  # noqa: E402
+from course_utils.grading.stderr_filter import StderrIsNotAnError  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     RepairFromRelease, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
-# Run the notebook contained (scratch folder, memory limit, guard; a dead kernel does not abort it), then
-# check every test cell again outside the student's kernel before the scores are saved.
+# Run the notebook contained (inside bubblewrap where it works: course_utils/grading/bubblewrap.py; a scratch
+# folder, limits, a dead kernel does not abort it), then check every test cell again outside the student's
+# kernel, in sandboxed processes, before the coordinator saves the scores.
 c.Autograde.autograde_preprocessors = [
-    ContainedExecute, IgnorePattern, ClearMetadataPreprocessor, IndependentCheck, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
+    ContainedExecute, IgnorePattern, StderrIsNotAnError, ClearMetadataPreprocessor, IndependentCheck, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 c.ContainedExecute.memory_mb = 6144
 c.IndependentCheck.memory_mb = 6144

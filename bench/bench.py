@@ -72,6 +72,36 @@ def time_class(assignment: str, size: int, jobs: int, scratch: Path) -> float:
     return elapsed
 
 
+def time_sandbox_start() -> tuple[float, float]:
+    """Seconds to start Python and import torch, plainly and inside the bubblewrap sandbox (best of 3)."""
+    from course_utils.grading import bubblewrap
+
+    command = [sys.executable, "-I", "-c", "import torch"]
+
+    def best(cmd: list[str]) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    return best(command), best(bubblewrap.sandbox_command(command, env={"PATH": "/usr/bin:/bin"}))
+
+
+def time_sandbox_cost(assignment: str, size: int, scratch: Path) -> tuple[float, float]:
+    """Seconds to grade a class of ``size`` one at a time with the sandbox and without it (COURSE_SANDBOX=off)."""
+    import os
+
+    with_sandbox = time_class(assignment, size, 1, scratch / "sandbox-on")
+    os.environ["COURSE_SANDBOX"] = "off"
+    try:
+        without = time_class(assignment, size, 1, scratch / "sandbox-off")
+    finally:
+        del os.environ["COURSE_SANDBOX"]
+    return with_sandbox, without
+
+
 def main() -> None:
     import argparse
     import os
@@ -81,10 +111,19 @@ def main() -> None:
     parser.add_argument("--class-assignment", default="04_param_groups")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--class-only", action="store_true", help="time only the class of --class-size")
+    parser.add_argument("--sandbox-class-size", type=int, default=6, help="class graded with and without the sandbox")
     args = parser.parse_args()
     course = Course(REPO)
     print(f"{'what':<52}{'seconds':>9}  target")
     print(f"{'import course_utils':<52}{time_import():>9.3f}  < 1 s")
+    from course_utils.grading import bubblewrap
+
+    if bubblewrap.available():
+        plain, boxed = time_sandbox_start()
+        print(f"{'python + import torch, plain':<52}{plain:>9.2f}")
+        print(f"{'python + import torch, inside bubblewrap':<52}{boxed:>9.2f}  (+{boxed - plain:.2f} s a process)")
+    else:
+        print(f"no sandbox here: {bubblewrap.unavailable_reason()}")
     with tempfile.TemporaryDirectory() as scratch:
         for assignment in course.assignments:
             if args.class_only and assignment != args.class_assignment:
@@ -106,6 +145,12 @@ def main() -> None:
                   f"({per_student:.1f} s a submission, {per_student / class_run:.2f} x a plain run; target < 1.5)")
             print(f"{f'{name}: class of {args.class_size}, {args.jobs} at a time':<52}{parallel:>9.1f}  "
                   f"speed-up {serial / parallel:.2f} on {args.jobs} cores (target: scales with cores)")
+        if args.sandbox_class_size > 0 and bubblewrap.available():
+            name, size = args.class_assignment, args.sandbox_class_size
+            boxed, unboxed = time_sandbox_cost(name, size, Path(scratch))
+            print(f"{f'{name}: class of {size}, sandboxed':<52}{boxed:>9.1f}")
+            print(f"{f'{name}: class of {size}, COURSE_SANDBOX=off':<52}{unboxed:>9.1f}  "
+                  f"the sandbox costs {(boxed - unboxed) / size:+.2f} s a submission ({boxed / unboxed:.2f} x)")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ import nbformat
 import pytest
 
 from conftest import REPO
-from course_utils.grading.adversarial import ADVERSARIAL, write_adversarial
+from course_utils.grading import bubblewrap
+from course_utils.grading.adversarial import ADVERSARIAL, ESCAPE_MARKER, write_adversarial
 from course_utils.grading.course import Course
 from course_utils.grading.planted import BLANK, REFERENCE, planted_for
 from course_utils.grading.report import read_scores
@@ -35,6 +36,8 @@ ASSIGNMENT = "01_sgd"
 TEST_LIMITS = """
 c.Execute.timeout = 25
 c.IndependentCheck.item_timeout = 12
+c.IndependentCheck.process_timeout = 90
+c.ContainedExecute.notebook_timeout = 300
 c.ContainedExecute.memory_mb = 3072
 c.IndependentCheck.memory_mb = 3072
 """
@@ -109,7 +112,9 @@ def test_gradebook_and_submissions_survive(graded) -> None:
     assert digest_tree(course.root / "submitted") == graded["submitted_before"], "grading changed a submitted file"
     with sqlite3.connect(course.root / "gradebook.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert db.execute("SELECT COUNT(*) FROM grade WHERE manual_score = 99").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM grade WHERE manual_score IS NOT NULL").fetchone()[0] == 0, \
+            "a manual score was written, and nobody graded by hand"
+        assert db.execute("SELECT COUNT(*) FROM comment WHERE manual_comment IS NOT NULL").fetchone()[0] == 0
     reference = nbformat.read(str(course.root / "autograded" / REFERENCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
     assert len(reference.cells) > 10
 
@@ -189,3 +194,41 @@ def test_parallel_grading_matches_serial_and_regrading_keeps_manual_grades(grade
     with Gradebook(db_url) as gradebook:
         assert gradebook.find_grade(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_score == 1.0
         assert gradebook.find_comment(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_comment == "Clear explanation."
+
+
+def test_the_report_says_first_whether_there_was_a_sandbox(graded) -> None:
+    first = graded["stdout"].splitlines()[0]
+    if bubblewrap.available():
+        assert first.startswith("Sandbox: bubblewrap"), first
+    else:
+        assert first.startswith("NO SANDBOX"), first
+
+
+def test_nothing_an_attack_started_is_still_running(graded) -> None:
+    left = subprocess.run(["pgrep", "-af", ESCAPE_MARKER], capture_output=True, text=True).stdout
+    assert not left.strip(), f"still running after grading:\n{left}"
+
+
+def test_every_notebook_finished_within_its_limits(graded) -> None:
+    """The hanging, flooding and keep-alive submissions were stopped by the limits, and said so."""
+    for student, words in (("x_keep_alive", ("no progress",)), ("x_infinite_loop", ("no progress",))):
+        block = report_for(graded["stdout"], student)
+        assert any(word in block for word in words), f"{student}: expected one of {words} in\n{block}"
+    table = graded["table"]
+    graded_students = {s.student_id for s in ADVERSARIAL if s.graded}
+    assert graded_students <= set(table.rows), graded_students - set(table.rows)
+
+
+@pytest.mark.parametrize("student, construct", [
+    ("x_forge_probes", "sys._getframe"), ("x_escape", "_posixsubprocess"), ("x_fused_kernel", "_fused_"),
+    ("x_subclasses", "__subclasses__"), ("x_dir_fd_steal", "dir_fd"), ("x_vandal_uri_dir_fd", "sqlite3"),
+])
+def test_the_report_flags_constructs_with_no_place_in_an_answer(graded, student, construct) -> None:
+    block = report_for(graded["stdout"], student)
+    assert "flagged for a person" in block and construct in block, block
+
+
+def test_honest_submissions_are_not_flagged(graded) -> None:
+    for submission in ADVERSARIAL:
+        if submission.student_id.startswith("ok_") and f"  {submission.student_id}:" in graded["stdout"]:
+            assert "flagged" not in report_for(graded["stdout"], submission.student_id)

@@ -203,3 +203,133 @@ def test_notebook_cells_are_the_locked_setup_and_the_answers() -> None:
     assert labels[0] == "setup" and "SGD" in labels and "gradient_descent_by_hand" in labels
     assert not any(label.startswith("test_") for label in labels)
     assert json.dumps(notebook_cells(source, strip_markers=True)).count("BEGIN SOLUTION") == 0
+
+
+# --- torch's own patches are not the student's ----------------------------------------------------------------
+
+COMPILE_AND_PATCH = r'''
+import builtins, functools, json, sys, types
+import numpy, numpy.testing, torch, torch.testing
+from course_utils.grading.recheck.sandbox import library_snapshot, tampered_names
+
+snapshot = library_snapshot()
+report = {}
+
+# an honest answer: compile a loss, a module and a step function that calls backward(), then use them
+loss = torch.compile(lambda x: (x * x).sum(), backend="eager")
+loss(torch.randn(3))
+model = torch.compile(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh()), backend="eager")
+model(torch.randn(4, 3)).sum().backward()
+
+def step(w):
+    value = (w * w).sum()
+    value.backward()
+    return value
+
+w = torch.randn(3, requires_grad=True)
+torch.compile(step, backend="eager")(w)
+
+@torch.compile(backend="eager")
+def seeded(x):
+    torch.manual_seed(0)
+    return torch.randn(3) + x
+
+seeded(torch.ones(3))
+torch.func.grad(lambda x: (x ** 3).sum())(torch.randn(3))
+report["compiled"] = tampered_names(snapshot)
+
+def cheat(*args, **kwargs):
+    return True
+
+def spoofed_module():
+    fake = lambda *args, **kwargs: True
+    fake.__module__, fake.__qualname__, fake.__wrapped__ = "torch.foo", "allclose", torch.allclose
+    return fake
+
+def spoofed_filename():
+    import torch._compile
+    fake = eval(compile("lambda *args, **kwargs: True", torch._compile.__file__, "eval"))
+    fake.__module__, fake.__wrapped__ = "torch._compile", torch.allclose
+    return fake
+
+def torch_code_around_a_cheat():  # torch's real wrapper code, closing over the student's function
+    import torch._compile
+    fake = types.FunctionType(torch.manual_seed.__code__, vars(torch._compile), "inner", None,
+                              (types.CellType(cheat), types.CellType(True)))
+    fake.__module__, fake.__wrapped__ = "torch.random", torch.allclose
+    return fake
+
+assert_close = torch.testing.assert_close
+saved = (dict(vars(torch)), dict(vars(torch.testing)), dict(vars(numpy.testing)), builtins.isinstance,
+         assert_close.__code__, dict(assert_close.__kwdefaults__), torch.nn.Module.__dict__["__init__"])
+
+def undo():
+    sys.settrace(None)
+    builtins.isinstance = saved[3]
+    for module, attributes in zip((torch, torch.testing, numpy.testing), saved[:3]):
+        for name, value in attributes.items():
+            if vars(module).get(name) is not value:
+                setattr(module, name, value)
+    if "__eq__" in vars(torch.Tensor):
+        del torch.Tensor.__eq__
+    assert_close.__code__ = saved[4]
+    assert_close.__kwdefaults__.update(saved[5])
+    torch.nn.Module.__init__ = saved[6]
+
+patches = {
+    "torch.allclose": lambda: setattr(torch, "allclose", lambda *a, **k: True),
+    "torch.Tensor.__eq__": lambda: setattr(torch.Tensor, "__eq__", lambda self, other: True),
+    "numpy.testing.assert_allclose": lambda: setattr(numpy.testing, "assert_allclose", lambda *a, **k: None),
+    "builtins.isinstance": lambda: setattr(builtins, "isinstance", lambda *a: True),
+    "sys.settrace": lambda: sys.settrace(lambda *a: None),
+    "torch.testing.assert_close": lambda: setattr(torch.testing, "assert_close", lambda *a, **k: None),
+    "torch.nn.modules.module.Module.__init__": lambda: setattr(torch.nn.Module, "__init__", cheat),
+}
+spoofs = {
+    "module": lambda: setattr(torch, "allclose", spoofed_module()),
+    "functools.wraps": lambda: setattr(torch.testing, "assert_close", functools.wraps(assert_close)(lambda *a, **k: None)),
+    "filename": lambda: setattr(torch, "allclose", spoofed_filename()),
+    "torch code, student closure": lambda: setattr(torch, "allclose", torch_code_around_a_cheat()),
+    "another torch function": lambda: setattr(torch, "allclose", torch.is_tensor),
+    "partial": lambda: setattr(torch, "allclose", functools.partial(torch.allclose, atol=1e9)),
+    "torch wrapper of a cheat": lambda: setattr(torch, "allclose", torch._disable_dynamo(cheat)),
+    "code swapped in place": lambda: setattr(assert_close, "__code__", (lambda actual, expected, **k: None).__code__),
+    "defaults changed in place": lambda: assert_close.__kwdefaults__.__setitem__("atol", 1e9),
+}
+for group, attempts in (("patches", patches), ("spoofs", spoofs)):
+    report[group] = {}
+    for name, attempt in attempts.items():
+        attempt()
+        report[group][name] = tampered_names(snapshot)
+        undo()
+report["undone"] = tampered_names(snapshot)
+print("REPORT" + json.dumps(report))
+'''
+
+
+@pytest.fixture(scope="module")
+def compile_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """torch.compile used the way an honest answer would, then each patch tried and undone, in a process of its own
+    (torch._dynamo patches torch when it loads, which must not leak into the other tests)."""
+    result = run_python(COMPILE_AND_PATCH, tmp_path_factory.mktemp("compile"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("REPORT"))
+    return json.loads(line[len("REPORT"):])
+
+
+def test_torch_compile_is_not_tampering(compile_report: dict) -> None:
+    assert compile_report["compiled"] == []
+    assert compile_report["undone"] == []
+
+
+@pytest.mark.parametrize("name", ["torch.allclose", "torch.Tensor.__eq__", "numpy.testing.assert_allclose", "builtins.isinstance",
+                                  "sys.settrace", "torch.testing.assert_close", "torch.nn.modules.module.Module.__init__"])
+def test_patches_after_torch_compile_are_still_tampering(compile_report: dict, name: str) -> None:
+    assert name in compile_report["patches"][name]
+
+
+@pytest.mark.parametrize("how", ["module", "functools.wraps", "filename", "torch code, student closure", "another torch function",
+                                 "partial", "torch wrapper of a cheat", "code swapped in place", "defaults changed in place"])
+def test_a_replacement_dressed_up_as_torch_is_still_tampering(compile_report: dict, how: str) -> None:
+    changed = compile_report["spoofs"][how]
+    assert "torch.allclose" in changed or "torch.testing.assert_close" in changed, changed

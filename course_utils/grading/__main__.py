@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.grading import bubblewrap
 from course_utils.grading.adversarial import adversarial_for, write_adversarial
 from course_utils.grading.autograde import default_jobs, format_outcomes, grade_assignment
 from course_utils.grading.collect import cmd_collect
@@ -65,6 +66,15 @@ def cmd_release(course: Course) -> int:
     return 0
 
 
+def sandbox_line() -> str:
+    """The grade report's first line: whether student code ran inside the operating-system sandbox."""
+    reason = bubblewrap.unavailable_reason()
+    if reason is None:
+        return ("Sandbox: bubblewrap. Each grading kernel and re-check process sees only its own submission "
+                "(no course files, no gradebook, no network); only this process writes grades.")
+    return bubblewrap.NO_SANDBOX_NOTICE.format(reason=reason)
+
+
 def cmd_grade(course: Course, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="grade")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="students graded side by side (default: the cores)")
@@ -72,6 +82,7 @@ def cmd_grade(course: Course, argv: list[str]) -> int:
     parser.add_argument("--demo-class", choices=("all", "planted"), default="all",
                         help="with nothing submitted: grade every demo submission, or only the planted mistakes")
     args = parser.parse_args(argv)
+    print(sandbox_line(), flush=True)
     demo = not course.students_submitted()
     if demo:
         print(f"Nothing under {course.root / 'submitted'}: grading the demo class in {DEMO_DIR}/ instead.")

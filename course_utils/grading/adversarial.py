@@ -23,7 +23,7 @@ from course_utils.grading.course import Course
 from course_utils.grading.planted import _PATCH_COMPARISONS, sgd_source
 from course_utils.grading.submissions import Replacement, fill_submission
 
-__all__ = ["AdversarialSubmission", "ADVERSARIAL", "adversarial_for", "DAMAGES", "write_adversarial"]
+__all__ = ["AdversarialSubmission", "ADVERSARIAL", "ESCAPE_MARKER", "adversarial_for", "DAMAGES", "write_adversarial"]
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,152 @@ sys.settrace(_tracer)
 _NUMPY_SHADOW = '''raise SystemExit("a numpy.py beside the notebook took over the import")\n'''
 _TORCH_SHADOW = '''raise SystemExit("a torch.py beside the notebook took over the import")\n'''
 
+# --- attacks on the operating system's view: each was a real hole before the sandbox --------------------
+
+_DIR_FD_STEAL = '''import json, os
+_stolen = None
+try:
+    _root = os.open("{course_root}", os.O_RDONLY)     # a folder descriptor: the path checked is now relative
+    with os.fdopen(os.open("solutions/01_sgd/01_sgd.ipynb", os.O_RDONLY, dir_fd=_root)) as _f:
+        for _cell in json.load(_f)["cells"]:
+            _text = "".join(_cell["source"])
+            if _text.startswith("class SGD"):
+                _stolen = _text
+except Exception:
+    pass
+'''
+
+_VANDAL = '''import os, sqlite3
+_ROOT = "{course_root}"
+def _try(attempt):
+    try:
+        attempt()
+    except Exception:
+        pass
+def _gradebook():
+    db = sqlite3.connect(f"file://{{_ROOT}}/gradebook.db?mode=rw", uri=True)
+    db.execute("UPDATE grade SET manual_score = 99")
+    db.execute("UPDATE grade SET auto_score = 0")
+    db.commit()
+def _classmate():
+    root = os.open(_ROOT, os.O_RDONLY)
+    victim = os.open("submitted/reference/01_sgd/01_sgd.ipynb", os.O_WRONLY | os.O_TRUNC, dir_fd=root)
+    os.write(victim, b"{{}}")
+def _reference_record():
+    cache = os.open(".recheck", os.O_RDONLY, dir_fd=os.open(_ROOT, os.O_RDONLY))
+    for name in os.listdir(cache):
+        record = os.open(name + "/records.pt", os.O_WRONLY | os.O_TRUNC, dir_fd=cache)
+        os.write(record, b"poisoned")
+for _attempt in (_gradebook, _classmate, _reference_record):
+    _try(_attempt)
+'''
+
+_FIND_PROBES = '''import sys
+def _grader_probes():
+    frame = sys._getframe()
+    while frame is not None:
+        found = frame.f_locals.get("probes")
+        if isinstance(found, dict):
+            return found
+        frame = frame.f_back
+    return None
+'''
+
+_FORGE_FROM_RECORD = _FIND_PROBES + '''import dataclasses, glob
+def _copier(grade_id):
+    def run(rec, namespace):
+        for path in glob.glob("{course_root}/.recheck/*/records.pt"):
+            rec.entries.extend(torch.load(path, weights_only=True).get(grade_id, []))
+            return
+        raise RuntimeError("no reference record in reach")
+    return run
+_probes = _grader_probes()
+if _probes:
+    for _grade_id, _probe in list(_probes.items()):
+        _probes[_grade_id] = dataclasses.replace(_probe, run=_copier(_grade_id))
+'''
+
+_FORGE_CONTRACT = _FIND_PROBES + '''import dataclasses, os
+if os.environ.get("NBGRADER_EXECUTION"):   # in the grading kernel: the notebook's own contract check says nothing
+    checks.check_sgd_contract = lambda *args, **kwargs: None
+_probes = _grader_probes()
+if _probes and "test_SGD_contract" in _probes:
+    _real = _probes["test_SGD_contract"]
+    def _forged(rec, namespace):
+        _real.run(rec, namespace)
+        rec.entries[:] = [(where, True if value is False else value) for where, value in rec.entries]
+    _probes["test_SGD_contract"] = dataclasses.replace(_real, run=_forged)
+'''
+
+_FUSED_SGD = '''@torch.no_grad()
+def _fused_step(p, buffers, lr, momentum, weight_decay):
+    first = p not in buffers
+    if momentum and first:
+        buffers[p] = torch.zeros_like(p)
+    torch.ops.aten._fused_sgd_([p], [p.grad], [buffers[p]] if momentum else [], weight_decay=weight_decay,
+                               momentum=momentum, lr=lr, dampening=0.0, nesterov=False, maximize=False,
+                               is_first_step=first)
+'''
+
+_SUBCLASSES_SGD = '''import torch.optim
+_Real = next(c for c in torch.optim.Optimizer.__subclasses__() if c.__name__ == "SGD")   # torch's own, found through the hierarchy
+class SGD:
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+        self._inner = _Real(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        self.params = self._inner.param_groups[0]["params"]
+    def zero_grad(self):
+        self._inner.zero_grad()
+    def step(self):
+        self._inner.step()
+'''
+
+_FAKE_CHALLENGE = '''class _Teleport:
+    """Not an optimizer: writes the minimum into the parameter."""
+    def __init__(self, params, **kwargs):
+        self.params = list(params)
+    def zero_grad(self):
+        pass
+    def step(self):
+        with torch.no_grad():
+            for p in self.params:
+                p.fill_(1.0)
+challenge_optimizer_class = _Teleport
+challenge_hyperparams = {}
+challenge_n_iters = 1
+'''
+
+ESCAPE_MARKER = "course-grading-escape-marker"
+"""A word in the command line of the program the escape attack starts: a test looks for it afterwards."""
+
+_ESCAPE = '''import os, sys, _posixsubprocess
+def _escape():
+    program = [sys.executable, "-c", "import time, os; time.sleep(90); print(os.listdir('{course_root}/solutions'))",
+               "%s"]
+    read_end, write_end = os.pipe()
+    head = (program, [os.fsencode(program[0])], True, (), None, None, -1, -1, -1, -1, -1, -1, read_end, write_end,
+            False, True)
+    for tail in ((-1, None, None, None, -1, None, False), (-1, None, None, None, -1, None), (None, None, None, -1, None)):
+        try:
+            _posixsubprocess.fork_exec(*head, *tail)
+            return
+        except TypeError:
+            continue
+try:
+    _escape()
+except Exception:
+    pass
+''' % ESCAPE_MARKER
+
+_FLOOD = "print('x' * 300_000_000)   # 300 MB of output\n"
+
+_KEEP_ALIVE = '''import time
+def _keep_alive():
+    while True:   # the re-check used to watch its progress file for growth: keep it growing
+        with open("progress.jsonl", "a") as _f:
+            _f.write("{{}}\\n")
+        time.sleep(0.2)
+'''
+
 # --- honest alternatives that must keep full marks ----------------------------------------------------------
 
 _SGD_INDEX_STATE = '''
@@ -267,6 +413,44 @@ def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
         fn(point[0], point[1]).backward()
         point = (point - lr * point.grad).detach()
     return torch.stack(rows)
+'''
+
+
+_GD_TQDM = '''
+from tqdm import tqdm
+def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
+    """Correct, with a progress bar on stderr."""
+    point = xy.detach().clone().requires_grad_(True)
+    rows = []
+    for _ in tqdm(range(n_iters), desc="descending"):
+        rows.append(point.detach().clone())
+        fn(point[0], point[1]).backward()
+        with torch.no_grad():
+            point -= lr * point.grad
+        point.grad = None
+    return torch.stack(rows)
+'''
+
+_CXX_WARNING = "import sys\nsys.stderr.write('[W NNPACK.cpp:64] Could not initialize NNPACK! Reason: Unsupported hardware.\\n')\n"
+
+_GD_COMPILED = '''
+def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
+    """Correct; the landscape is compiled with torch.compile (eager backend)."""
+    compiled = torch.compile(fn, backend="eager")
+    point = xy.detach().clone().requires_grad_(True)
+    rows = []
+    for _ in range(n_iters):
+        rows.append(point.detach().clone())
+        compiled(point[0], point[1]).backward()
+        with torch.no_grad():
+            point -= lr * point.grad
+        point.grad = None
+    return torch.stack(rows)
+'''
+
+_CHALLENGE_WITH_HELPER = '''challenge_optimizer_class = torch.optim.Adam
+challenge_hyperparams = {"lr": 0.06, "betas": (0.9, 0.9)}
+challenge_n_iters = steps_needed(challenge_optimizer_class, challenge_hyperparams) + 60   # the playground's helper
 '''
 
 
@@ -378,6 +562,37 @@ ADVERSARIAL: tuple[AdversarialSubmission, ...] = (
                           {"SGD": sgd_source("vandal", prelude=_WRITE_GRADEBOOK)}, frozenset()),
     AdversarialSubmission("x_read_reference", "wrong momentum; reads the reference SGD and hidden tests from disk and runs them", _A,
                           {"SGD": _wrong_sgd("thief", prelude=_READ_REFERENCE) + _AFTER_READ}, frozenset({"test_SGD_momentum"})),
+    # beyond Python's guards: the operating system's view, the grader's own process, torch's kernels
+    AdversarialSubmission("x_dir_fd_steal", "wrong momentum; reads the reference SGD through a folder descriptor "
+                          "(os.open(..., dir_fd=...)) and runs it", _A,
+                          {"SGD": _wrong_sgd("dir_fd thief", prelude=_DIR_FD_STEAL) + _AFTER_READ}, frozenset({"test_SGD_momentum"})),
+    AdversarialSubmission("x_vandal_uri_dir_fd", "correct answers; writes the gradebook through a sqlite URI (manual "
+                          "scores to 99, everyone's automatic scores to 0), truncates a classmate's notebook and poisons "
+                          "the cached reference record through folder descriptors", _A,
+                          {"SGD": sgd_source("vandal", prelude=_VANDAL)}, frozenset()),
+    AdversarialSubmission("x_forge_probes", "wrong momentum; walks the stack to the grader's probes and makes each copy "
+                          "the cached reference record", _A,
+                          {"SGD": _wrong_sgd("probe forger", prelude=_FORGE_FROM_RECORD)}, frozenset({"*"})),
+    AdversarialSubmission("x_forge_contract", "SGD not in place; turns off the notebook's contract check and rewrites the "
+                          "re-check's contract facts to true", _A,
+                          {"SGD": sgd_source("contract forger", prelude=_FORGE_CONTRACT, apply="p.data = p.data - self.lr * g")},
+                          frozenset({"test_SGD_contract"})),
+    AdversarialSubmission("x_fused_kernel", "SGD.step() calls torch.ops.aten._fused_sgd_, torch's fused SGD kernel", _A,
+                          {"SGD": sgd_source("fused kernel", prelude=_FUSED_SGD, skip="if p.grad is None:\n                continue\n"
+                                             "            _fused_step(p, self.state, self.lr, self.momentum, self.weight_decay)\n"
+                                             "            continue")},
+                          _SGD_CELLS),
+    AdversarialSubmission("x_subclasses", "SGD delegates to torch's real SGD found through Optimizer.__subclasses__()", _A,
+                          {"SGD": _SUBCLASSES_SGD}, _SGD_CELLS),
+    AdversarialSubmission("x_fake_challenge", "the challenge's 'optimizer' writes the minimum (1, 1) into the parameter", _A,
+                          {"challenge": _FAKE_CHALLENGE}, frozenset({"test_challenge"})),
+    AdversarialSubmission("x_escape", "correct answers; starts a program with _posixsubprocess.fork_exec in its own "
+                          "session, to outlive grading and read solutions/", _A,
+                          {"SGD": sgd_source("escape", prelude=_ESCAPE)}, frozenset()),
+    AdversarialSubmission("x_output_flood", "correct answers, but the SGD cell prints 300 MB", _A,
+                          {"SGD": sgd_source("flood", prelude=_FLOOD)}, _SGD_CELLS),
+    AdversarialSubmission("x_keep_alive", "SGD.step() loops forever, appending to the re-check's progress file", _A,
+                          {"SGD": sgd_source("keep alive", prelude=_KEEP_ALIVE, apply="_keep_alive()")}, _SGD_CELLS),
     # honest alternatives: full marks
     AdversarialSubmission("ok_index_state", "honest: momentum buffers in a list by index, out-of-place arithmetic", _A,
                           {"SGD": _SGD_INDEX_STATE}, frozenset()),
@@ -385,6 +600,14 @@ ADVERSARIAL: tuple[AdversarialSubmission, ...] = (
                           {"SGD": _SGD_OPTIMIZER_SUBCLASS}, frozenset()),
     AdversarialSubmission("ok_gd_list", "honest: gradient descent with a list of rows and out-of-place steps", _A,
                           {"gradient_descent_by_hand": _GD_LIST}, frozenset()),
+    AdversarialSubmission("ok_tqdm", "honest: a tqdm progress bar (stderr) in gradient descent, a C++-style warning on "
+                          "stderr from SGD", _A,
+                          {"gradient_descent_by_hand": _GD_TQDM, "SGD": sgd_source("warns", prelude=_CXX_WARNING)}, frozenset()),
+    AdversarialSubmission("ok_torch_compile", "honest: the landscape compiled with torch.compile(backend='eager')", _A,
+                          {"gradient_descent_by_hand": _GD_COMPILED}, frozenset()),
+    AdversarialSubmission("ok_challenge_helper", "honest: the challenge with another budget than the reference's, found "
+                          "with a helper defined in a playground cell", _A,
+                          {"challenge": _CHALLENGE_WITH_HELPER}, frozenset()),
     # damaged notebooks
     AdversarialSubmission("d_colab_stripped", "correct answers; every cell's nbgrader metadata gone (saved by Colab)", _A,
                           {}, frozenset(), damage="strip_metadata"),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from course_utils.grading.course import Course
 from course_utils.grading.repair import load_submission
+from course_utils.grading.scan import format_flags, scan_notebook
 
 __all__ = ["StudentOutcome", "grade_assignment", "format_outcomes", "default_jobs"]
 
@@ -38,6 +39,7 @@ class StudentOutcome:
     repairs: list[str] = field(default_factory=list)  # what was repaired from the released version
     events: list[str] = field(default_factory=list)  # kernel deaths, time-outs, crashes in the re-check
     overruled: list[str] = field(default_factory=list)  # test cells the kernel passed but the independent check failed
+    flags: list[str] = field(default_factory=list)  # constructs the static scan found, for a person to look at
 
 
 def default_jobs() -> int:
@@ -85,16 +87,17 @@ def _run_nbgrader(course: Course, assignment: str, args: list[str], env: dict[st
     return ""  # pragma: no cover
 
 
-def _readable(course: Course, assignment: str, students: Sequence[str]) -> tuple[list[str], dict[str, StudentOutcome]]:
-    """Students whose notebook can be read, and outcomes for those whose cannot."""
-    readable, refused = [], {}
+def _readable(course: Course, assignment: str, students: Sequence[str]) -> tuple[list[str], dict[str, StudentOutcome], dict[str, list[str]]]:
+    """Students whose notebook can be read, outcomes for those whose cannot, and the static scan's flags."""
+    readable, refused, flags = [], {}, {}
     for student in students:
         notebook, problems = load_submission(course.submission_path(student, assignment))
         if notebook is None:
             refused[student] = StudentOutcome(student, graded=False, problems=problems)
         else:
             readable.append(student)
-    return readable, refused
+            flags[student] = format_flags(scan_notebook(notebook))
+    return readable, refused, flags
 
 
 def _batches(students: Sequence[str], jobs: int) -> list[list[str]]:
@@ -114,11 +117,11 @@ def grade_assignment(course: Course, assignment: str, students: Sequence[str], *
     """Autograde ``students``' submissions of ``assignment``; return one outcome per student, in order."""
     seed = seed or secrets.randbelow(2**31 - 1) + 1
     env = {"COURSE_RECHECK_SEED": str(seed)}
-    readable, outcomes = _readable(course, assignment, students)
+    readable, outcomes, flags = _readable(course, assignment, students)
     jobs = max(1, min(jobs or default_jobs(), len(readable) or 1))
 
     def finish(student: str, output: str) -> StudentOutcome:
-        outcome = StudentOutcome(student, graded=True)
+        outcome = StudentOutcome(student, graded=True, flags=flags.get(student, []))
         _read_outcome(course, student, assignment, outcome)
         if not outcome.graded:
             outcome.problems.append(_failure(output, student) if output else "no graded notebook was written; see .nbgrader.log")
@@ -150,6 +153,8 @@ def format_outcomes(outcomes: Sequence[StudentOutcome]) -> str:
         notes += [f"contained: {e}" for e in outcome.events]
         if outcome.overruled:
             notes.append("the independent check failed cells the notebook's own run passed: " + ", ".join(outcome.overruled))
+        if outcome.flags:
+            notes.append("flagged for a person to read (the score is unchanged): " + "; ".join(outcome.flags))
         if notes:
             lines.append(f"  {outcome.student}:")
             lines += [f"    - {note}" for note in notes]

@@ -1,35 +1,58 @@
 """Start a grading kernel with limits: ``python -m course_utils.grading.kernel_launch [options] -- KERNEL CMD``.
 
-Sets a memory limit (the data segment, so a memory bomb raises MemoryError instead of taking the
-machine down), disables core dumps, passes the folders the kernel may not touch to the kernel's
-guard (:mod:`course_utils.grading.kernel_guard`, run by IPython at start-up), drops the grading
-seed from the environment, and then replaces itself with the kernel (same process id, so
-interrupts and kills reach the kernel).
+Sets the resource limits (:class:`course_utils.grading.bubblewrap.Limits`: memory, file size, open
+files, no core dumps), sends the kernel's own stdout and stderr to ``/dev/null`` (what a cell prints
+reaches nbclient over the kernel's sockets, where its size is capped), passes the folders the kernel
+may not touch to the kernel's guard (:mod:`course_utils.grading.kernel_guard`, run by IPython at
+start-up), and then replaces itself with the kernel (same process id, so kills reach it).
+
+With ``--sandbox-writable`` folders (the kernel's scratch folder and its sockets' folder), the kernel
+runs inside bubblewrap (:mod:`course_utils.grading.bubblewrap`) with those folders and nothing else
+of the machine's files but the interpreter and the course package, a clean environment, and no
+network; killing this process ends the sandbox and everything in it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
+
+from course_utils.grading import bubblewrap
+
+# What a kernel keeps of the grading machine's environment (nothing secret, nothing about the grader).
+_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "NBGRADER_EXECUTION",
+             "PYTHONWARNINGS")
+
+
+def _sandbox_env(scratch: str) -> dict[str, str]:
+    env = {key: os.environ[key] for key in _KEEP_ENV if key in os.environ}
+    env.update(HOME=scratch, MPLCONFIGDIR=os.path.join(scratch, ".mpl"), PYTHONDONTWRITEBYTECODE="1",
+               COURSE_GRADING_PROTECTED=os.environ.get("COURSE_GRADING_PROTECTED", ""))
+    return env
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--file-mb", type=int, default=256)
     parser.add_argument("--protect", action="append", default=[])
+    parser.add_argument("--sandbox-writable", action="append", default=[],
+                        help="run the kernel in bubblewrap with these folders writable (the first is its working folder)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no kernel command given after --")
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if args.memory_mb > 0:
-        limit = args.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    bubblewrap.apply_limits(bubblewrap.Limits(memory_mb=args.memory_mb, file_mb=args.file_mb))
     os.environ.pop("COURSE_RECHECK_SEED", None)
     os.environ["COURSE_GRADING_PROTECTED"] = os.pathsep.join(args.protect)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    if args.sandbox_writable:
+        scratch = args.sandbox_writable[0]
+        command = bubblewrap.sandbox_command(command, writable=args.sandbox_writable, cwd=scratch, env=_sandbox_env(scratch))
     os.execvp(command[0], command)
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["Recorder", "plain", "compare_records", "RECORD_ERROR", "TAMPERED"]
+__all__ = ["Recorder", "plain", "compare_records", "read_shared_memory", "RECORD_ERROR", "TAMPERED"]
 
 RECORD_ERROR = "__raised__"
 """``where`` of the entry a recorder adds when the probe stopped on an exception."""
@@ -70,6 +71,28 @@ class Recorder:
     seed: int
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     entries: list[tuple[str, Any]] = field(default_factory=list)
+    memory_dir: Path | None = None  # where shared() puts tensors the grader reads back from outside the process
+
+    def shared(self, values: torch.Tensor, what: str) -> torch.Tensor:
+        """A CPU tensor equal to ``values`` whose memory is a file the grader reads after the process has ended.
+
+        Whatever the code under test does to this tensor's storage (an in-place update, or none when it
+        swaps in a new tensor) is seen from outside, where no code of the notebook runs, so facts such as
+        "updated in place" and "grad left alone" cannot be forged by rewriting the record. ``what`` names
+        the tensor in the comparison's message. Without ``memory_dir``: a plain copy.
+        """
+        values = _plain_tensor(values)
+        if self.memory_dir is None:
+            return values.clone()
+        self.memory_dir.mkdir(parents=True, exist_ok=True)
+        index = len(list(self.memory_dir.iterdir()))
+        dtype = str(values.dtype).replace("torch.", "")
+        path = self.memory_dir / f"{index:03d}-{dtype}-{'x'.join(map(str, values.shape)) or 'scalar'}-{what}.bin"
+        with open(path, "wb") as handle:
+            handle.truncate(max(1, values.numel()) * values.element_size())
+        tensor = torch.from_file(str(path), shared=True, size=values.numel(), dtype=values.dtype).view(values.shape)
+        tensor.copy_(values)
+        return tensor
 
     def generator(self, tag: int = 0) -> torch.Generator:
         """A CPU generator seeded from the grading run's seed and ``tag`` (the same in both processes)."""
@@ -81,6 +104,27 @@ class Recorder:
     def raised(self, error: BaseException) -> None:
         message = str(error)
         self.entries.append((RECORD_ERROR, [type(error).__name__, message[:2000]]))
+
+
+def read_shared_memory(memory_dir: Path) -> list[tuple[str, Any]]:
+    """Record entries for the tensors :meth:`Recorder.shared` lent out, read from their files (in the grader)."""
+    entries: list[tuple[str, Any]] = []
+    if not memory_dir.is_dir():
+        return entries
+    for path in sorted(memory_dir.glob("*.bin")):
+        index, dtype_name, shape_text, what = (path.stem.split("-", 3) + ["", "", ""])[:4]
+        dtype = getattr(torch, dtype_name, None)
+        where = f"the memory of {what.replace('_', ' ')} (read by the grader from outside your code after the run)"
+        try:
+            shape = () if shape_text == "scalar" else tuple(int(n) for n in shape_text.split("x"))
+            count = math.prod(shape)
+            if not isinstance(dtype, torch.dtype) or path.stat().st_size < max(1, count) * torch.empty((), dtype=dtype).element_size():
+                raise ValueError("damaged")
+            value = torch.from_file(str(path), shared=False, size=count, dtype=dtype).view(shape).clone()
+        except (ValueError, RuntimeError):
+            value = "<damaged>"
+        entries.append((where, value))
+    return entries
 
 
 # --- comparing a student's record with the reference's ----------------------------------------------------

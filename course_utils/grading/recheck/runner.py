@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -102,7 +103,9 @@ def main() -> int:
         if grade_id in skip:
             continue
         mark(start=grade_id)
-        recorder = Recorder(seed=int(job["seed"]), device=device)
+        memory = scratch / "memory" / grade_id
+        shutil.rmtree(memory, ignore_errors=True)  # left by a run that was stopped in this probe
+        recorder = Recorder(seed=int(job["seed"]), device=device, memory_dir=memory)
         changed = sandbox.tampered_names(snapshot) if snapshot is not None else []
         if changed:
             recorder.entries.append((TAMPERED, changed[:20]))

@@ -19,7 +19,6 @@ import fcntl
 import hashlib
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -35,8 +34,10 @@ from typing import Any
 import nbformat
 import torch
 
-from course_utils.grading.recheck.observations import compare_records
+from course_utils.grading.recheck.observations import compare_records, read_shared_memory
+from course_utils.grading import bubblewrap
 from course_utils.grading.course import OFF_LIMITS
+from course_utils.grading.definitions import definitions_only
 from course_utils.grading.recheck.probes import Probe, probes_for
 from course_utils.grading.submissions import strip_solution_markers
 
@@ -48,6 +49,10 @@ class RecheckSettings:
     memory_mb: int = 6144  # data-segment limit per process (0: none)
     max_restarts: int = 12
     workers: int = 2  # student processes run side by side (the locked one and the one with torch.optim)
+    process_timeout: float = 300.0  # wall-clock seconds one process may run, whatever it writes
+    notebook_timeout: float = 900.0  # wall-clock seconds for one notebook's re-check, restarts included
+    file_mb: int = 64  # the largest file (its output log included) a process may write
+    sandbox: bool = True  # run student code inside bubblewrap where it works (see course_utils.grading.bubblewrap)
 
 
 @dataclass(frozen=True)
@@ -69,9 +74,10 @@ def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = Fal
 
     Locked set-up cells are locked, ungraded code cells; answer cells are code cells with
     ``solution: true``. Test cells and markdown are left out. Code cells without nbgrader metadata
-    are the release's demonstrations, left out, unless ``demonstrations`` (the release's own
-    demonstration sources) is given and the cell is not one of them: then the student added it (a
-    helper an answer may use), and it runs too, labelled ``added-<index>``.
+    are the release's demonstrations: with ``demonstrations`` (the release's own demonstration
+    sources) given, only their definitions run (:func:`~course_utils.grading.definitions.definitions_only`,
+    labelled ``definitions-<index>``: a helper an answer may call), and a cell that is not one of them
+    was added by the student and runs whole, labelled ``added-<index>``.
     """
     cells: list[tuple[str, str]] = []
     for index, cell in enumerate(notebook.cells):
@@ -88,6 +94,8 @@ def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = Fal
             cells.append((label, source))
         elif not meta and demonstrations is not None and source.strip() and source.strip() not in demonstrations:
             cells.append((f"added-{index}", source))
+        elif not meta and demonstrations is not None and definitions_only(source).strip():
+            cells.append((f"definitions-{index}", definitions_only(source)))
     return cells
 
 
@@ -95,17 +103,6 @@ def demonstration_sources(release: nbformat.NotebookNode) -> frozenset[str]:
     """The (stripped) sources of the release's code cells that carry no nbgrader metadata."""
     return frozenset(cell.source.strip() for cell in release.cells
                      if cell.cell_type == "code" and not cell.get("metadata", {}).get("nbgrader"))
-
-
-def _limit(memory_mb: int) -> Any:
-    def apply() -> None:
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if memory_mb > 0:
-            limit = memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-
-    return apply
 
 
 def _child_env(scratch: Path) -> dict[str, str]:
@@ -130,58 +127,105 @@ def _read_progress(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _describe_exit(code: int | None, timed_out: bool, timeout: float) -> str:
-    if timed_out:
-        return f"made no progress for {timeout:g} s (an endless loop?) and was stopped"
+def _describe_exit(code: int | None, stopped: str | None, sandboxed: bool = False) -> str:
+    if stopped:
+        return stopped
     if code is None:
         return "was stopped"
+    if sandboxed and code > 128 and code - 128 in signal.Signals._value2member_map_:
+        code = -(code - 128)  # bubblewrap reports a child killed by a signal as 128 + the signal
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         if name == "SIGKILL":
             return "was killed by the system (SIGKILL: most often it ran out of memory)"
         if name == "SIGSEGV":
             return "crashed the Python process (SIGSEGV: a segmentation fault)"
+        if name == "SIGXFSZ":
+            return f"wrote more output than the grader keeps (SIGXFSZ: a file grew past its limit) and was stopped"
         return f"ended the process with signal {name}"
     return f"ended the process early (exit code {code}, e.g. os._exit)"
 
 
-def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings) -> tuple[int | None, bool]:
-    """Start the runner on ``job`` in ``scratch``; return (exit code, timed out)."""
+class _ProgressWatch:
+    """Counts the items a runner reports started or done; junk appended to its progress file is no progress."""
+
+    def __init__(self, path: Path, items: set[str]) -> None:
+        self.path, self.items, self.offset, self.seen = path, items, 0, 0
+        self._partial = b""
+
+    def advanced(self) -> bool:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read(1 << 20)
+        except FileNotFoundError:
+            return False
+        self.offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()[-4096:]
+        before = self.seen
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and any(isinstance(entry.get(key), str) and entry[key] in self.items
+                                               for key in ("start", "done")):
+                self.seen += 1
+        return self.seen > before
+
+
+def _runner_command(scratch: Path, env: dict[str, str], sandboxed: bool) -> list[str]:
+    command = [sys.executable, "-I", "-m", "course_utils.grading.recheck.runner"]
+    if not sandboxed:
+        return command
+    return bubblewrap.sandbox_command(command, writable=[scratch], cwd=scratch, env=env)
+
+
+def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, deadline: float) -> tuple[int | None, str | None, bool]:
+    """Start the runner on ``job`` in ``scratch``; return (exit code, why it was stopped or None, sandboxed).
+
+    The process is stopped when nothing new reaches its progress file for ``item_timeout`` seconds,
+    when it has run ``process_timeout`` seconds in all, or at ``deadline`` (monotonic clock): writing
+    to the progress file cannot keep it alive past the last two.
+    """
+    sandboxed = job.get("role") == "student" and settings.sandbox and bubblewrap.available()
+    limits = bubblewrap.Limits(memory_mb=settings.memory_mb, file_mb=settings.file_mb)
+    env = _child_env(scratch)
     log = open(scratch / "output.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-I", "-m", "course_utils.grading.recheck.runner"],
-        cwd=scratch, env=_child_env(scratch), stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-        preexec_fn=_limit(settings.memory_mb),
+        _runner_command(scratch, env, sandboxed),
+        cwd=scratch, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=bubblewrap.limits_preexec(limits),
     )
     try:
         process.stdin.write(json.dumps(dict(job)).encode())
         process.stdin.close()
     except BrokenPipeError:
         pass
-    progress = scratch / "progress.jsonl"
-    last_size, last_change = -1, time.monotonic()
-    timed_out = False
+    progress = _ProgressWatch(scratch / "progress.jsonl", {label for label, _ in job["cells"]} | set(job["probes"]))
+    started = time.monotonic()
+    stop_at = min(deadline, started + settings.process_timeout)
+    last_change = started
+    stopped: str | None = None
     while process.poll() is None:
         time.sleep(0.05)
-        size = progress.stat().st_size if progress.exists() else 0
-        if size != last_size:
-            last_size, last_change = size, time.monotonic()
-        elif time.monotonic() - last_change > settings.item_timeout:
-            timed_out = True
+        now = time.monotonic()
+        if progress.advanced():
+            last_change = now
+        elif now - last_change > settings.item_timeout:
+            stopped = f"made no progress for {settings.item_timeout:g} s (an endless loop?) and was stopped"
             break
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
-    else:  # leave nothing behind that the code started
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if now >= stop_at:
+            stopped = f"ran past the grading time limit ({now - started:.0f} s) and was stopped"
+            break
+    try:  # leave nothing behind that the code started (inside a sandbox, killing bwrap ends them all)
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
     log.close()
-    return process.returncode, timed_out
+    return process.returncode, stopped, sandboxed
 
 
 def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings) -> tuple[dict[str, list], list[str], dict[str, str]]:
@@ -190,11 +234,16 @@ def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings) -> tu
     skip: set[str] = set(job.get("skip", ()))
     events: list[str] = []
     labels = {label for label, _ in job["cells"]}
+    deadline = time.monotonic() + settings.notebook_timeout
     for _ in range(settings.max_restarts + 1):
+        if time.monotonic() >= deadline:
+            events.append(f"the re-check ran past its time limit for one notebook ({settings.notebook_timeout:g} s); "
+                          "what had not run by then scored nothing")
+            break
         progress_file = scratch / "progress.jsonl"
         if progress_file.exists():
             progress_file.unlink()
-        code, timed_out = _run_once({**job, "skip": sorted(skip)}, scratch, settings)
+        code, stopped, sandboxed = _run_once({**job, "skip": sorted(skip)}, scratch, settings, deadline)
         progress = _read_progress(progress_file)
         if any(entry.get("finished") for entry in progress) and code == 0:
             break
@@ -203,10 +252,10 @@ def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings) -> tu
         culprit = next((item for item in reversed(started) if item not in done), None)
         if culprit is None:
             tail = (scratch / "output.log").read_text(errors="replace")[-1500:] if (scratch / "output.log").exists() else ""
-            events.append(f"the grading process failed before running any code ({_describe_exit(code, timed_out, settings.item_timeout)}):\n{tail}")
+            events.append(f"the grading process failed before running any code ({_describe_exit(code, stopped, sandboxed)}):\n{tail}")
             break
         kind = "answer cell" if culprit in labels else "check"
-        events.append(f"{kind} {culprit}: {_describe_exit(code, timed_out, settings.item_timeout)}")
+        events.append(f"{kind} {culprit}: {_describe_exit(code, stopped, sandboxed)}")
         skip.add(culprit)
         skip |= {item for item in done if item not in labels}  # probes already recorded need not run again
     records: dict[str, list] = {}
@@ -214,9 +263,11 @@ def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings) -> tu
         path = scratch / "records" / f"{grade_id}.pt"
         if path.is_file():
             try:
-                records[grade_id] = torch.load(path, weights_only=True)
+                records[grade_id] = list(torch.load(path, weights_only=True))
             except Exception as error:  # noqa: BLE001 - a record the student's code damaged
                 events.append(f"check {grade_id}: its record could not be read ({type(error).__name__})")
+                continue
+            records[grade_id] += read_shared_memory(scratch / "memory" / grade_id)
     errors: dict[str, str] = {}
     for entry in _read_progress(scratch / "progress.jsonl"):
         if "done" in entry and entry.get("error") and entry["done"] in labels:

@@ -78,8 +78,11 @@ def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperpara
         rec.record(f"{name}(params, {key}={value!r})", outcome(lambda: optimizer_class(params, **{key: value})))
 
     # in place, and the grad left alone
+    # The parameters and gradients live in memory the grader reads back after the process has ended
+    # (Recorder.shared): updates that miss the original storage, or that touch a gradient, show there.
     shapes = [(3,), (2, 4)]
-    params = random_params(rec, 2, shapes)
+    params = [rec.shared(p.detach(), f"parameter_{k}").requires_grad_(True)
+              for k, p in enumerate(random_params(rec, 2, shapes))]
     ids, pointers = [id(p) for p in params], [p.data_ptr() for p in params]
     before = [p.detach().clone() for p in params]
     curvature, noise = gradient_recipe(rec, 2, shapes, 3)
@@ -87,8 +90,8 @@ def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperpara
     grads_ok, same_grad = True, True
     for step in range(3):
         given = []
-        for p, c, n in zip(params, curvature, noise[step]):
-            g = (c * p.detach() + n)
+        for k, (p, c, n) in enumerate(zip(params, curvature, noise[step])):
+            g = rec.shared(c.cpu() * p.detach() + n.cpu(), f"the_gradient_of_parameter_{k}_at_step_{step + 1}")
             p.grad = g
             given.append((p, g, g.clone()))
         optimizer.step()
