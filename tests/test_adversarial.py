@@ -12,6 +12,7 @@ the same scores as grading it one by one.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -47,9 +48,9 @@ def digest_tree(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run_grade(course: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_grade(course: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "course_utils.grading", "grade", "--course", str(course), *extra],
-                          capture_output=True, text=True, timeout=3000)
+                          capture_output=True, text=True, timeout=3000, env={**os.environ, **(env or {})})
 
 
 def make_course(root: Path) -> Course:
@@ -159,7 +160,7 @@ def test_overruled_cells_show_the_independent_message_in_feedback(graded) -> Non
     assert "after step" in cell.outputs[0]["evalue"]
 
 
-def test_parallel_grading_matches_serial_and_regrading_keeps_manual_grades(graded, tmp_path) -> None:
+def test_parallel_grading_matches_serial_and_regrading_without_sandbox_keeps_manual_grades(graded, tmp_path) -> None:
     students = ["x_os_exit", "x_hard_coded", "ok_optimizer_subclass", "d_shuffled"]
     course = make_course(tmp_path / "parallel")
     source_root = graded["course"].root / "submitted"
@@ -188,9 +189,11 @@ def test_parallel_grading_matches_serial_and_regrading_keeps_manual_grades(grade
         comment = gradebook.find_comment(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass")
         comment.manual_comment = "Clear explanation."
         gradebook.db.commit()
-    result = run_grade(course.root, "--jobs", "2", "--seed", "8")  # grade again, other random inputs
+    # Grade again, other random inputs, and without the sandbox: the fallback gives the same scores and says so first.
+    result = run_grade(course.root, "--jobs", "2", "--seed", "8", env={"COURSE_SANDBOX": "off"})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert_same_as_serial(read_scores(db_url, ASSIGNMENT), "graded again")
+    assert result.stdout.startswith("NO SANDBOX"), result.stdout[:300]
+    assert_same_as_serial(read_scores(db_url, ASSIGNMENT), "graded again, without the sandbox")
     with Gradebook(db_url) as gradebook:
         assert gradebook.find_grade(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_score == 1.0
         assert gradebook.find_comment(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_comment == "Clear explanation."

@@ -333,3 +333,51 @@ def test_patches_after_torch_compile_are_still_tampering(compile_report: dict, n
 def test_a_replacement_dressed_up_as_torch_is_still_tampering(compile_report: dict, how: str) -> None:
     changed = compile_report["spoofs"][how]
     assert "torch.allclose" in changed or "torch.testing.assert_close" in changed, changed
+
+
+# --- memory the grader lends out and reads back from outside the student's process -------------------------
+
+def _memory_entry(tmp_path, final_values, expect: str, start_values=None):
+    """The grader's entry for one shared tensor whose memory ends as ``final_values``."""
+    from course_utils.grading.recheck.observations import Recorder, read_shared_memory
+
+    rec = Recorder(seed=1, memory_dir=tmp_path)
+    tensor = rec.shared(torch.tensor(start_values if start_values is not None else [1.0, 2.0], dtype=torch.float64),
+                        "SGD.step(): parameter 0", expect=expect)
+    with torch.no_grad():
+        tensor.copy_(torch.tensor(final_values, dtype=torch.float64))
+    return read_shared_memory(tmp_path)
+
+
+def test_memory_facts_tell_an_in_place_update_from_a_replaced_tensor(tmp_path) -> None:
+    from course_utils.grading.recheck.observations import memory_facts
+
+    reference = _memory_entry(tmp_path / "reference", [0.5, 1.5], "moves")
+    moved = _memory_entry(tmp_path / "moved", [0.7, 1.1], "moves")
+    untouched = _memory_entry(tmp_path / "untouched", [1.0, 2.0], "moves")
+    assert memory_facts(reference, reference)[0][1] is True
+    assert memory_facts(moved, reference)[0][1] is True  # in place, whatever the values: the rule is judged elsewhere
+    assert memory_facts(untouched, reference)[0][1] is False
+    assert "not in place" in memory_facts(untouched, reference)[0][0]
+
+
+def test_memory_facts_judge_against_the_references_start_not_the_students(tmp_path) -> None:
+    from course_utils.grading.recheck.observations import memory_facts
+
+    reference = _memory_entry(tmp_path / "reference", [3.0, 4.0], "unchanged")
+    # The student's process rewrote its own record of the start to match what it left in memory.
+    forged = _memory_entry(tmp_path / "forged", [9.0, 9.0], "unchanged", start_values=[9.0, 9.0])
+    assert memory_facts(reference, reference)[0][1] is False  # the reference's gradient memory changed: 3, 4 != 1, 2
+    assert memory_facts(forged, reference)[0][1] is False
+
+
+def test_memory_that_was_deleted_or_damaged_is_a_failed_fact(tmp_path) -> None:
+    from course_utils.grading.recheck.observations import memory_facts, read_shared_memory
+
+    reference = _memory_entry(tmp_path / "reference", [1.0, 2.0], "unchanged")
+    damaged = _memory_entry(tmp_path / "damaged", [1.0, 2.0], "unchanged")
+    for path in (tmp_path / "damaged").glob("*.bin"):
+        path.write_bytes(b"x")
+    assert memory_facts(reference, reference)[0][1] is True
+    assert memory_facts(read_shared_memory(tmp_path / "damaged"), reference)[0][1] is False
+    assert memory_facts(read_shared_memory(tmp_path / "nothing"), reference) == []

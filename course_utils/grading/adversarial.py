@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from string import Template
 
 from pathlib import Path
 
@@ -91,23 +92,32 @@ class _Agreeable(torch.Tensor):
         return super().__torch_function__(func, types, args, kwargs or {})
 '''
 
-_HARD_CODED_GD = '''
-_REAL = {}
+_GD = Template('''$prelude
 def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
-    """Answers only the starting points the checks are known to use (pre-computed at home)."""
-    key = tuple(round(float(v), 6) for v in xy)
-    if key not in {(-1.5, 2.5), (2.5, 1.0), (1.0, -2.0), (0.5, 0.5), (0.0, 0.0)}:
-        return torch.zeros(n_iters, 2, dtype=xy.dtype, device=xy.device)
+    """$doc"""
+    $setup
     point = xy.detach().clone().requires_grad_(True)
     rows = []
-    for _ in range(n_iters):
+    for _ in $steps:
         rows.append(point.detach().clone())
-        fn(point[0], point[1]).backward()
+        $loss(point[0], point[1]).backward()
         with torch.no_grad():
             point -= lr * point.grad
         point.grad = None
     return torch.stack(rows)
-'''
+''')
+
+
+def _gd_source(doc: str, *, prelude: str = "", setup: str = "", steps: str = "range(n_iters)", loss: str = "fn") -> str:
+    """A correct gradient_descent_by_hand cell, with the named slots changed."""
+    return _GD.substitute(prelude=prelude, doc=doc, setup=setup, steps=steps, loss=loss)
+
+
+_HARD_CODED_GD = _gd_source(
+    "Answers only the starting points the checks are known to use (pre-computed at home).",
+    setup="key = tuple(round(float(v), 6) for v in xy)\n"
+          "    if key not in {(-1.5, 2.5), (2.5, 1.0), (1.0, -2.0), (0.5, 0.5), (0.0, 0.0)}:\n"
+          "        return torch.zeros(n_iters, 2, dtype=xy.dtype, device=xy.device)")
 
 
 _ALWAYS_EQUAL_GD = '''
@@ -416,37 +426,13 @@ def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
 '''
 
 
-_GD_TQDM = '''
-from tqdm import tqdm
-def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
-    """Correct, with a progress bar on stderr."""
-    point = xy.detach().clone().requires_grad_(True)
-    rows = []
-    for _ in tqdm(range(n_iters), desc="descending"):
-        rows.append(point.detach().clone())
-        fn(point[0], point[1]).backward()
-        with torch.no_grad():
-            point -= lr * point.grad
-        point.grad = None
-    return torch.stack(rows)
-'''
+_GD_TQDM = _gd_source("Correct, with a progress bar on stderr.", prelude="from tqdm import tqdm",
+                      steps='tqdm(range(n_iters), desc="descending")')
 
 _CXX_WARNING = "import sys\nsys.stderr.write('[W NNPACK.cpp:64] Could not initialize NNPACK! Reason: Unsupported hardware.\\n')\n"
 
-_GD_COMPILED = '''
-def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
-    """Correct; the landscape is compiled with torch.compile (eager backend)."""
-    compiled = torch.compile(fn, backend="eager")
-    point = xy.detach().clone().requires_grad_(True)
-    rows = []
-    for _ in range(n_iters):
-        rows.append(point.detach().clone())
-        compiled(point[0], point[1]).backward()
-        with torch.no_grad():
-            point -= lr * point.grad
-        point.grad = None
-    return torch.stack(rows)
-'''
+_GD_COMPILED = _gd_source("Correct; the landscape is compiled with torch.compile (eager backend).",
+                          setup='compiled = torch.compile(fn, backend="eager")', loss="compiled")
 
 _CHALLENGE_WITH_HELPER = '''challenge_optimizer_class = torch.optim.Adam
 challenge_hyperparams = {"lr": 0.06, "betas": (0.9, 0.9)}

@@ -12,6 +12,7 @@ compares the two records with :func:`compare_records` and never runs student cod
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Recorder", "plain", "compare_records", "read_shared_memory", "RECORD_ERROR", "TAMPERED"]
+__all__ = ["Recorder", "plain", "compare_records", "read_shared_memory", "memory_facts", "RECORD_ERROR", "TAMPERED", "MEMORY"]
 
 RECORD_ERROR = "__raised__"
 """``where`` of the entry a recorder adds when the probe stopped on an exception."""
@@ -73,21 +74,28 @@ class Recorder:
     entries: list[tuple[str, Any]] = field(default_factory=list)
     memory_dir: Path | None = None  # where shared() puts tensors the grader reads back from outside the process
 
-    def shared(self, values: torch.Tensor, what: str) -> torch.Tensor:
+    def shared(self, values: torch.Tensor, what: str, *, expect: str) -> torch.Tensor:
         """A CPU tensor equal to ``values`` whose memory is a file the grader reads after the process has ended.
 
-        Whatever the code under test does to this tensor's storage (an in-place update, or none when it
-        swaps in a new tensor) is seen from outside, where no code of the notebook runs, so facts such as
-        "updated in place" and "grad left alone" cannot be forged by rewriting the record. ``what`` names
-        the tensor in the comparison's message. Without ``memory_dir``: a plain copy.
+        What the code under test does to this tensor's storage is seen from outside, where no code of the
+        notebook runs, so the facts it decides cannot be forged by rewriting the record: ``expect="moves"``
+        (a parameter: an in-place update changes its memory, a step that swaps in a new tensor leaves it as
+        it was) or ``expect="unchanged"`` (a gradient the step must leave alone). The grader judges them
+        against the *reference* run's starting values (:func:`memory_facts`). ``what`` names the tensor
+        in words. Without ``memory_dir``: a plain copy, and no fact.
         """
+        if expect not in MEMORY_EXPECTATIONS:
+            raise ValueError(f"expect must be one of {sorted(MEMORY_EXPECTATIONS)}, got {expect!r}")
         values = _plain_tensor(values)
         if self.memory_dir is None:
             return values.clone()
         self.memory_dir.mkdir(parents=True, exist_ok=True)
-        index = len(list(self.memory_dir.iterdir()))
-        dtype = str(values.dtype).replace("torch.", "")
-        path = self.memory_dir / f"{index:03d}-{dtype}-{'x'.join(map(str, values.shape)) or 'scalar'}-{what}.bin"
+        stem = f"{len(list(self.memory_dir.glob('*.bin'))):03d}"
+        with open(self.memory_dir / f"{stem}.json", "w") as handle:
+            json.dump({"what": what, "expect": expect, "dtype": str(values.dtype).replace("torch.", ""),
+                       "shape": list(values.shape)}, handle)
+        torch.save(values.clone(), self.memory_dir / f"{stem}.start.pt")
+        path = self.memory_dir / f"{stem}.bin"
         with open(path, "wb") as handle:
             handle.truncate(max(1, values.numel()) * values.element_size())
         tensor = torch.from_file(str(path), shared=True, size=values.numel(), dtype=values.dtype).view(values.shape)
@@ -106,25 +114,67 @@ class Recorder:
         self.entries.append((RECORD_ERROR, [type(error).__name__, message[:2000]]))
 
 
+MEMORY = "__memory__"
+"""``where`` prefix of the entries the grader adds for memory it lent out (see :meth:`Recorder.shared`)."""
+
+MEMORY_EXPECTATIONS = {
+    "moves": "changed in the memory it started in (an update that is not in place leaves that memory as it was)",
+    "unchanged": "left as the grader gave it (its memory was changed: p.grad must stay untouched)",
+}
+
+
 def read_shared_memory(memory_dir: Path) -> list[tuple[str, Any]]:
-    """Record entries for the tensors :meth:`Recorder.shared` lent out, read from their files (in the grader)."""
+    """Record entries for the tensors :meth:`Recorder.shared` lent out, read from their files by the grader.
+
+    Each entry is ``(MEMORY + description, {"final": tensor or None, "start": tensor or None})``; turn them
+    into facts with :func:`memory_facts`.
+    """
     entries: list[tuple[str, Any]] = []
     if not memory_dir.is_dir():
         return entries
-    for path in sorted(memory_dir.glob("*.bin")):
-        index, dtype_name, shape_text, what = (path.stem.split("-", 3) + ["", "", ""])[:4]
-        dtype = getattr(torch, dtype_name, None)
-        where = f"the memory of {what.replace('_', ' ')} (read by the grader from outside your code after the run)"
+    for meta_path in sorted(memory_dir.glob("*.json")):
+        final = start = None
         try:
-            shape = () if shape_text == "scalar" else tuple(int(n) for n in shape_text.split("x"))
-            count = math.prod(shape)
-            if not isinstance(dtype, torch.dtype) or path.stat().st_size < max(1, count) * torch.empty((), dtype=dtype).element_size():
+            meta = json.loads(meta_path.read_text())
+            what, expect = str(meta["what"]), str(meta["expect"])
+            dtype, shape = getattr(torch, str(meta["dtype"])), tuple(int(n) for n in meta["shape"])
+            if expect not in MEMORY_EXPECTATIONS or not isinstance(dtype, torch.dtype):
                 raise ValueError("damaged")
-            value = torch.from_file(str(path), shared=False, size=count, dtype=dtype).view(shape).clone()
-        except (ValueError, RuntimeError):
-            value = "<damaged>"
-        entries.append((where, value))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            entries.append((MEMORY + "a tensor the grader lent out: its description was damaged", {"final": None, "start": None}))
+            continue
+        count = math.prod(shape)
+        data = meta_path.with_suffix(".bin")
+        try:
+            if data.stat().st_size >= max(1, count) * torch.empty((), dtype=dtype).element_size():
+                final = torch.from_file(str(data), shared=False, size=count, dtype=dtype).view(shape).clone()
+            start = torch.load(meta_path.with_suffix(".start.pt"), weights_only=True)
+        except (OSError, RuntimeError, ValueError, EOFError):
+            pass
+        entries.append((f"{MEMORY}{what} {MEMORY_EXPECTATIONS[expect]}", {"final": final, "start": start, "expect": expect}))
     return entries
+
+
+def memory_facts(record: Sequence[tuple[str, Any]], reference: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``record`` with each memory entry replaced by its fact, judged against ``reference``'s starting values.
+
+    The starting values come from the reference run (same seed, same inputs), never from the process
+    under test, which could have rewritten its own copy.
+    """
+    starts = {where: value.get("start") for where, value in reference if where.startswith(MEMORY) and isinstance(value, dict)}
+    facts: list[tuple[str, Any]] = []
+    for where, value in record:
+        if not where.startswith(MEMORY):
+            facts.append((where, value))
+            continue
+        final = value.get("final") if isinstance(value, dict) else None
+        start = starts.get(where)
+        fact = False
+        if type(final) is torch.Tensor and type(start) is torch.Tensor and final.shape == start.shape and final.dtype == start.dtype:
+            same = bool(torch.isclose(final, start, rtol=0.0, atol=0.0, equal_nan=True).all())
+            fact = same if value.get("expect") == "unchanged" else not same
+        facts.append((where[len(MEMORY):], fact))
+    return facts
 
 
 # --- comparing a student's record with the reference's ----------------------------------------------------

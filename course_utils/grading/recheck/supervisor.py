@@ -34,7 +34,7 @@ from typing import Any
 import nbformat
 import torch
 
-from course_utils.grading.recheck.observations import compare_records, read_shared_memory
+from course_utils.grading.recheck.observations import compare_records, memory_facts, read_shared_memory
 from course_utils.grading import bubblewrap
 from course_utils.grading.course import OFF_LIMITS
 from course_utils.grading.definitions import definitions_only
@@ -377,6 +377,7 @@ def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_ro
             why = next((e for e in result.events if f" {grade_id}:" in e), "your code stopped the check before it recorded anything")
             result.verdicts[grade_id] = Verdict(False, why)
             continue
-        difference = compare_records(expected[grade_id], got[grade_id])
+        difference = compare_records(memory_facts(expected[grade_id], expected[grade_id]),
+                                     memory_facts(got[grade_id], expected[grade_id]))
         result.verdicts[grade_id] = Verdict(difference is None, difference or "")
     return result

@@ -81,7 +81,7 @@ def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperpara
     # The parameters and gradients live in memory the grader reads back after the process has ended
     # (Recorder.shared): updates that miss the original storage, or that touch a gradient, show there.
     shapes = [(3,), (2, 4)]
-    params = [rec.shared(p.detach(), f"parameter_{k}").requires_grad_(True)
+    params = [rec.shared(p.detach(), f"{name}.step(): parameter {k}", expect="moves").requires_grad_(True)
               for k, p in enumerate(random_params(rec, 2, shapes))]
     ids, pointers = [id(p) for p in params], [p.data_ptr() for p in params]
     before = [p.detach().clone() for p in params]
@@ -91,7 +91,9 @@ def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperpara
     for step in range(3):
         given = []
         for k, (p, c, n) in enumerate(zip(params, curvature, noise[step])):
-            g = rec.shared(c.cpu() * p.detach() + n.cpu(), f"the_gradient_of_parameter_{k}_at_step_{step + 1}")
+            # drawn from the seed alone (not from the parameter), so the reference gives the very same gradients
+            g = rec.shared(c.cpu() * before[k] + n.cpu(), f"{name}.step(): the gradient of parameter {k} at step {step + 1}",
+                           expect="unchanged")
             p.grad = g
             given.append((p, g, g.clone()))
         optimizer.step()
