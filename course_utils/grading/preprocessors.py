@@ -1,15 +1,19 @@
 """nbgrader preprocessors that make autograding robust; ``nbgrader_config.py`` puts them in the pipeline.
 
-- :class:`ContainedExecute` runs the notebook like nbgrader's ``Execute``, but in an empty scratch
-  folder (no ``torch.py`` beside the notebook can shadow a library), with a memory limit and a guard
-  that keeps the kernel away from the course's files. A kernel that dies (``os._exit``, a segfault,
-  memory) or a cell that hangs no longer aborts the notebook: that cell gets an error, the cells after
-  it are marked as not run, and grading goes on. The release's demonstration cells (plots, training
-  runs: code cells without nbgrader metadata, unchanged from the release) are not run, which halves
-  the grading time; cells a student added or changed are run. ``run_demonstration_cells`` turns that off.
+- :class:`ContainedExecute` runs the notebook like nbgrader's ``Execute``, but with the kernel inside
+  its own bubblewrap sandbox (:mod:`course_utils.grading.bubblewrap`: an empty scratch folder, no
+  course files, no network; where there is no sandbox, an empty scratch folder and a guard that keeps
+  the kernel away from the course's files), with memory and file limits, a wall-clock limit per cell and
+  per notebook, and a cap on the output it keeps. A kernel that dies (``os._exit``, a segfault, memory)
+  or a cell that hangs no longer aborts the notebook: that cell gets an error, the cells after it are
+  marked as not run, and grading goes on. Of the release's demonstration cells (plots, training runs:
+  code cells without nbgrader metadata, unchanged from the release) only the definitions run
+  (:mod:`course_utils.grading.definitions`), which halves the grading time and still gives answers the
+  notebook's helpers; cells a student added or changed run whole. ``run_demonstration_cells`` runs
+  them all.
 - :class:`IndependentCheck` re-checks every probed test cell outside the student's kernel
-  (:mod:`course_utils.grading.recheck`). A test cell keeps its points only when the independent
-  check passes, and, where the kernel ran it, the kernel's check passed as well.
+  (:mod:`course_utils.grading.recheck`), in sandboxed processes. A test cell keeps its points only
+  when the independent check passes, and, where the kernel ran it, the kernel's check passed as well.
 
 What happened to each notebook (repairs, events, verdicts) is stored in its metadata under
 ``course_grading`` for ``make grade`` to report.
@@ -182,9 +186,9 @@ class ContainedExecute(Execute):
             if self._dead is not None:  # stopped by _async_handle_timeout: the kernel sends nothing more
                 cell.outputs = list(cell.get("outputs", [])) + [_error("CellTimeoutError", self._timed_out_message)]
                 return cell, resources
-            self._dead = "the Python kernel stopped in an earlier cell (os._exit, exit(), a crash or running out of memory)"
+            self._dead = "the Python kernel stopped in an earlier cell (os._exit, exit(), a crash, running out of memory, or more output than the grader accepts)"
             cell.outputs = list(cell.get("outputs", [])) + [_error(
-                KERNEL_DIED, "the Python kernel stopped while this cell ran (os._exit, exit(), a crash or running out of memory)")]
+                KERNEL_DIED, "the Python kernel stopped while this cell ran (os._exit, exit(), a crash, running out of memory, or more output than the grader accepts)")]
             name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"number {index}"
             grading_metadata(self.nb).setdefault("events", []).append(f"the kernel died in cell {name}")
             return cell, resources
@@ -205,16 +209,14 @@ class ContainedExecute(Execute):
         cell.outputs, cell.execution_count = [], None
         return cell, resources
 
-    async def _async_stop_kernel(self) -> None:
-        try:  # the sandbox, and everything the kernel started in it, ends with it
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
+        # An interrupt may not stop code that catches KeyboardInterrupt: stop the kernel instead (and with
+        # it the sandbox and everything the kernel started in it).
+        self.log.error("Cell timed out after %s s; stopping the kernel", timeout)
+        try:
             await self.km.signal_kernel(signal.SIGKILL)
         except Exception:  # noqa: BLE001
             pass
-
-    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
-        # An interrupt may not stop code that catches KeyboardInterrupt: stop the kernel instead.
-        self.log.error("Cell timed out after %s s; stopping the kernel", timeout)
-        await self._async_stop_kernel()
         self._dead = f"an earlier cell ran longer than {timeout} s and the kernel was stopped"
         self._timed_out_message = f"the cell ran longer than {timeout} s and was stopped (an endless loop?)"
         grading_metadata(self.nb).setdefault("events", []).append(f"a cell ran longer than {timeout} s; the kernel was stopped")
