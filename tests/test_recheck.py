@@ -107,6 +107,53 @@ def test_torch_optim_is_unusable_once_locked_except_what_is_allowed(tmp_path: Pa
     assert result.stdout.splitlines() == ["locked"] * 5 + ["SGD [-0.5, -0.5]", "base ok"]
 
 
+def test_torch_optim_classes_reached_through_the_hierarchy_and_fused_kernels_are_locked_too(tmp_path: Path) -> None:
+    result = run_python("""
+        import torch
+        from course_utils.grading.recheck.sandbox import lock_torch_optim, TorchOptimUnavailable
+        lock_torch_optim()
+        p = torch.zeros(3, requires_grad=True); p.grad = torch.ones(3)
+        optimizers = [c for c in torch.optim.Optimizer.__subclasses__() if c.__module__.startswith("torch.optim.")]
+        schedulers = [c for c in torch.optim.lr_scheduler.LRScheduler.__subclasses__()  # _LRScheduler: the base's old name
+                      if c.__module__ == "torch.optim.lr_scheduler" and c.__name__ != "_LRScheduler"]
+        opened = []
+        for cls in optimizers:
+            try:
+                cls([p], lr=0.1)
+                opened.append(cls.__name__)
+            except TorchOptimUnavailable:
+                pass
+            except Exception as error:
+                opened.append(f"{cls.__name__}: {type(error).__name__}")
+        class Groups:
+            param_groups = [{"lr": 0.1, "initial_lr": 0.1, "params": [p]}]
+        for cls in schedulers:
+            try:
+                cls(Groups(), 1)
+                opened.append(cls.__name__)
+            except TorchOptimUnavailable:
+                pass
+            except Exception as error:
+                opened.append(f"{cls.__name__}: {type(error).__name__}")
+        for call in (lambda: torch.ops.aten._fused_sgd_([p], [p.grad], [], weight_decay=0.0, momentum=0.0, lr=0.1,
+                                                        dampening=0.0, nesterov=False, maximize=False, is_first_step=True),
+                     lambda: torch._C._jit_get_operation("aten::_fused_adamw_")[0](
+                         [p], [p.grad], [torch.zeros(3)], [torch.zeros(3)], [], [torch.tensor(1.0)], lr=0.1, beta1=0.9,
+                         beta2=0.99, weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)):
+            try:
+                call()
+                opened.append("fused kernel")
+            except TorchOptimUnavailable:
+                pass
+            except Exception as error:
+                if "not available" not in str(error):
+                    opened.append(f"fused: {type(error).__name__}")
+        print(len(optimizers) >= 10, len(schedulers) >= 10, opened, p.tolist())
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True [] [0.0, 0.0, 0.0]", result.stdout
+
+
 def test_audit_hook_keeps_code_away_from_course_files(tmp_path: Path) -> None:
     secret = tmp_path / "solutions" / "answer.txt"
     secret.parent.mkdir()
