@@ -186,9 +186,10 @@ class ContainedExecute(Execute):
             if self._dead is not None:  # stopped by _async_handle_timeout: the kernel sends nothing more
                 cell.outputs = list(cell.get("outputs", [])) + [_error("CellTimeoutError", self._timed_out_message)]
                 return cell, resources
-            self._dead = "the Python kernel stopped in an earlier cell (os._exit, exit(), a crash, running out of memory, or more output than the grader accepts)"
+            causes = "os._exit, exit(), a crash, running out of memory, or more output than the grader accepts"
+            self._dead = f"the Python kernel stopped in an earlier cell ({causes})"
             cell.outputs = list(cell.get("outputs", [])) + [_error(
-                KERNEL_DIED, "the Python kernel stopped while this cell ran (os._exit, exit(), a crash, running out of memory, or more output than the grader accepts)")]
+                KERNEL_DIED, f"the Python kernel stopped while this cell ran ({causes})")]
             name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"number {index}"
             grading_metadata(self.nb).setdefault("events", []).append(f"the kernel died in cell {name}")
             return cell, resources
