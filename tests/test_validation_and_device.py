@@ -110,3 +110,20 @@ def test_importing_course_utils_does_not_import_torch() -> None:
     code = "import sys, course_utils; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_a_failing_check_shows_its_message_without_a_traceback_in_ipython() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_utils.checks.feedback import CheckFailed
+
+    shell = InteractiveShell.instance()
+    shown: list[list[str]] = []
+    original = shell._showtraceback
+    shell._showtraceback = lambda etype, evalue, stb: shown.append(stb)
+    try:
+        shell.user_ns["CheckFailed"] = CheckFailed
+        shell.run_cell("def deep():\n    raise CheckFailed('SGD, step 2: expected 1.0, got 2.0')\ndeep()")
+    finally:
+        shell._showtraceback = original
+    assert shown == [["CheckFailed:", "SGD, step 2: expected 1.0, got 2.0"]]

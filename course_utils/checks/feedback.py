@@ -43,6 +43,10 @@ class CheckFailed(AssertionError):
     def __init__(self, message: str) -> None:
         super().__init__("\n" + message.strip("\n"))
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (JupyterLab, Colab, nbgrader's kernel) shows: the message alone, no traceback into the checks."""
+        return ["CheckFailed:", *str(self.args[0]).strip("\n").splitlines()]
+
 
 @dataclass(frozen=True)
 class Tolerance:
