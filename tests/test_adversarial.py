@@ -197,6 +197,11 @@ def test_parallel_grading_matches_serial_and_regrading_without_sandbox_keeps_man
     with Gradebook(db_url) as gradebook:
         assert gradebook.find_grade(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_score == 1.0
         assert gradebook.find_comment(cell, ASSIGNMENT, ASSIGNMENT, "ok_optimizer_subclass").manual_comment == "Clear explanation."
+    # Feedback for a term where only one chapter has been handed in: that chapter, and no error for the others.
+    result = subprocess.run([sys.executable, "-m", "course_utils.grading", "feedback", "--course", str(course.root)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.parent.parent.name for p in (course.root / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html")) == sorted(students)
 
 
 def test_the_report_says_first_whether_there_was_a_sandbox(graded) -> None:

@@ -111,7 +111,10 @@ def cmd_grade(course: Course, argv: list[str]) -> int:
 
 def cmd_feedback(course: Course) -> int:
     target, demo = grading_course(course)
-    for assignment in target.assignments:
+    graded = [a for a in target.assignments if any((target.root / "autograded").glob(f"*/{a}/{a}.ipynb"))]
+    if not graded:
+        print("nothing graded yet: run make grade first")
+    for assignment in graded:  # a chapter nobody has handed in yet has no feedback to write
         target.nbgrader("generate_feedback", assignment, "--force", "--log-level=WARN")
         print(f"feedback for {assignment}: {(target.root / 'feedback').relative_to(course.root) if demo else 'feedback'}/<student>/{assignment}/")
     return 0
