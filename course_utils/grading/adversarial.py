@@ -169,16 +169,19 @@ for _attempt in (
         pass
 '''
 
+_TAKE_REFERENCE_SGD = '''        for _cell in json.load(_f)["cells"]:
+            _text = "".join(_cell["source"])
+            if _text.startswith("class SGD"):
+                _stolen = _text
+'''
+"""Run inside ``with ... as _f:`` on the reference notebook: keeps its SGD cell in ``_stolen``."""
+
 _READ_REFERENCE = '''import json, os, re
 _ROOT = "{course_root}"
 _stolen = None
 try:
     with open(os.path.join(_ROOT, "solutions", "01_sgd", "01_sgd.ipynb")) as _f:
-        for _cell in json.load(_f)["cells"]:
-            _text = "".join(_cell["source"])
-            if _text.startswith("class SGD"):
-                _stolen = _text
-except Exception:
+''' + _TAKE_REFERENCE_SGD + '''except Exception:
     pass
 try:
     import sqlite3
@@ -212,11 +215,7 @@ _stolen = None
 try:
     _root = os.open("{course_root}", os.O_RDONLY)     # a folder descriptor: the path checked is now relative
     with os.fdopen(os.open("solutions/01_sgd/01_sgd.ipynb", os.O_RDONLY, dir_fd=_root)) as _f:
-        for _cell in json.load(_f)["cells"]:
-            _text = "".join(_cell["source"])
-            if _text.startswith("class SGD"):
-                _stolen = _text
-except Exception:
+''' + _TAKE_REFERENCE_SGD + '''except Exception:
     pass
 '''
 
