@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "available", "unavailable_reason", "sandbox_command", "apply_limits", "NO_SANDBOX_NOTICE"]
+__all__ = ["Limits", "available", "unavailable_reason", "sandbox_command", "apply_limits", "limits_preexec", "student_env",
+           "NO_SANDBOX_NOTICE"]
 
 NO_SANDBOX_NOTICE = (
     "NO SANDBOX: bubblewrap is not available here ({reason}). Student code ran behind the course's "
@@ -68,6 +69,17 @@ def apply_limits(limits: Limits) -> None:
             soft, hard = resource.getrlimit(which)
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(which, (value, value))
+
+
+_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SYSTEMROOT")
+
+
+def student_env(scratch: Path | str, **extra: str) -> dict[str, str]:
+    """The whole environment of a process that runs student code: what the grading machine's says about
+    locale, device and threads, a home in ``scratch``, and ``extra``; nothing about the grader."""
+    env = {key: os.environ[key] for key in _KEEP_ENV if key in os.environ}
+    env.update(HOME=str(scratch), MPLCONFIGDIR=os.path.join(str(scratch), ".mpl"), PYTHONDONTWRITEBYTECODE="1", **extra)
+    return env
 
 
 def limits_preexec(limits: Limits) -> Callable[[], None]:

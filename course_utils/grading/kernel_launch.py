@@ -20,16 +20,10 @@ import sys
 
 from course_utils.grading import bubblewrap
 
-# What a kernel keeps of the grading machine's environment (nothing secret, nothing about the grader).
-_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "NBGRADER_EXECUTION",
-             "PYTHONWARNINGS")
-
-
 def _sandbox_env(scratch: str) -> dict[str, str]:
-    env = {key: os.environ[key] for key in _KEEP_ENV if key in os.environ}
-    env.update(HOME=scratch, MPLCONFIGDIR=os.path.join(scratch, ".mpl"), PYTHONDONTWRITEBYTECODE="1",
-               COURSE_GRADING_PROTECTED=os.environ.get("COURSE_GRADING_PROTECTED", ""))
-    return env
+    """The kernel's environment: a student process's (bubblewrap.student_env), nbgrader's marker and the guard's list."""
+    passed = {key: os.environ[key] for key in ("NBGRADER_EXECUTION", "PYTHONWARNINGS") if key in os.environ}
+    return bubblewrap.student_env(scratch, **passed, COURSE_GRADING_PROTECTED=os.environ.get("COURSE_GRADING_PROTECTED", ""))
 
 
 def main(argv: list[str] | None = None) -> None:

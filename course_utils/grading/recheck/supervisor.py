@@ -106,9 +106,7 @@ def demonstration_sources(release: nbformat.NotebookNode) -> frozenset[str]:
 
 
 def _child_env(scratch: Path) -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SYSTEMROOT")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(HOME=str(scratch), MPLCONFIGDIR=str(scratch / ".mpl"), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+    env = bubblewrap.student_env(scratch, MPLBACKEND="Agg")
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
