@@ -94,8 +94,8 @@ def notebook_cells(notebook: nbformat.NotebookNode, *, strip_markers: bool = Fal
             cells.append((label, source))
         elif not meta and demonstrations is not None and source.strip() and source.strip() not in demonstrations:
             cells.append((f"added-{index}", source))
-        elif not meta and demonstrations is not None and definitions_only(source).strip():
-            cells.append((f"definitions-{index}", definitions_only(source)))
+        elif not meta and demonstrations is not None and (definitions := definitions_only(source)).strip():
+            cells.append((f"definitions-{index}", definitions))
     return cells
 
 
@@ -139,7 +139,7 @@ def _describe_exit(code: int | None, stopped: str | None, sandboxed: bool = Fals
         if name == "SIGSEGV":
             return "crashed the Python process (SIGSEGV: a segmentation fault)"
         if name == "SIGXFSZ":
-            return f"wrote more output than the grader keeps (SIGXFSZ: a file grew past its limit) and was stopped"
+            return "wrote more output than the grader keeps (SIGXFSZ: a file grew past its limit) and was stopped"
         return f"ended the process with signal {name}"
     return f"ended the process early (exit code {code}, e.g. os._exit)"
 
