@@ -18,7 +18,7 @@ GRADE  := $(PY) -m course_utils.grading
 # Jupyter refuses to start as root (containers, CI images) unless told it is deliberate.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup sandbox lab test release grade feedback export collect bench clean
+.PHONY: setup sandbox browser lab test release grade feedback export collect bench clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,17 @@ sandbox:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	  else \
 	    echo "note: bubblewrap (bwrap) is not installed: grading will run without its sandbox (Debian/Ubuntu: sudo apt-get install bubblewrap)"; \
+	  fi; }
+
+# The browser suite (tests/browser/) drives Debian's chromium with Playwright. As root it is installed here;
+# otherwise this says how, and the browser tests are skipped with that reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (the browser tests' browser) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: chromium is not installed: the browser tests will be skipped (Debian/Ubuntu: sudo apt-get install chromium)"; \
 	  fi; }
 
 $(PY):
@@ -46,7 +57,7 @@ $(STAMP): pyproject.toml | $(PY)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
 
-test: $(STAMP) sandbox
+test: $(STAMP) sandbox browser
 	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests
 
