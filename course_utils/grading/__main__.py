@@ -23,7 +23,6 @@ from course_utils.grading.adversarial import adversarial_for, write_adversarial
 from course_utils.grading.autograde import default_jobs, format_outcomes, grade_assignment
 from course_utils.grading.collect import cmd_collect
 from course_utils.grading.course import Course, NbgraderError, find_course_root
-from course_utils.grading.late import record_due_dates
 from course_utils.grading.planted import planted_for
 from course_utils.grading.report import format_table, read_scores
 from course_utils.grading.release import ReleaseSettingError, read_public_repository, stamp_solutions
@@ -94,27 +93,18 @@ def cmd_grade(course: Course, argv: list[str]) -> int:
         target = build_demo_class(course, course.root / DEMO_DIR, adversarial=args.demo_class == "all")
     else:
         target = course
-    db_url = f"sqlite:///{target.root / 'gradebook.db'}"
     for assignment in target.assignments:
+        if not demo:
+            target.release(assignment)  # records the assignment (and its hidden tests) in the gradebook
         students = [s for s in target.students_submitted() if target.submission_path(s, assignment).is_file()]
         if not students:
-            continue  # nobody handed it in: nothing to release into the gradebook or to grade
-        if not demo:
-            # The gradebook needs the assignment (and its hidden tests) as released; the source decides whether
-            # that is still the last release.
-            if target.release_if_changed(assignment):
-                print(f"released {assignment} into the gradebook (its source changed since the last release)")
-            else:
-                print(f"not re-releasing {assignment}: its source is unchanged since the last release")
-        due = record_due_dates(target.root, db_url, [assignment])[assignment]
-        if due is not None:
-            print(f"{assignment} is due {due:%Y-%m-%d %H:%M} UTC (c.LatePenalty.due_dates in nbgrader_config.py)")
+            continue
         print(f"Autograding {assignment}: {len(students)} submission(s), {min(args.jobs, len(students))} at a time...", flush=True)
         outcomes = grade_assignment(target, assignment, students, jobs=args.jobs, seed=args.seed)
         notes = {p.student_id: p.description for p in planted_for(assignment)} if demo else {}
         if demo:
             notes.update({a.student_id: a.attempt for a in adversarial_for(assignment)})
-        table = read_scores(db_url, assignment)
+        table = read_scores(f"sqlite:///{target.root / 'gradebook.db'}", assignment)
         print(format_table(table, notes))
         report = format_outcomes(outcomes)
         if report:
