@@ -21,7 +21,9 @@ Conventions shared by all functions:
 from __future__ import annotations
 
 import functools
+import html
 import io
+import json
 import math
 import numbers
 import os
@@ -34,6 +36,7 @@ import matplotlib.figure
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.io.base_renderers import MimetypeRenderer
 import torch
 from plotly.subplots import make_subplots
 from torch import Tensor
@@ -43,6 +46,7 @@ from .validation import require_positive_int
 
 __all__ = [
     "configure_plotly_renderer",
+    "CourseRenderer",
     "describe_optimizer",
     "plot_curves",
     "plot_curves_static",
@@ -75,19 +79,48 @@ _START_SYMBOL, _END_SYMBOL = "diamond", "x"
 # --------------------------------------------------------------------------------------------------
 
 
+class CourseRenderer(MimetypeRenderer):
+    """plotly's own mimetype plus a light HTML twin, without embedding plotly.js in the notebook.
+
+    JupyterLab draws the ``application/vnd.plotly.v1+json`` part with its plotly extension. The
+    ``text/html`` part (a ``<div>`` and a ``Plotly.newPlot`` call, no plotly.js, no MathJax) is what
+    nbconvert exports; the course's export template (:mod:`course_utils.offline`) puts plotly.js into
+    the exported page once. Keeping the 4.7 MB library out of every saved notebook is what keeps a run
+    notebook small enough for an LMS upload.
+    """
+
+    def to_mimebundle(self, fig_dict: dict) -> dict:
+        from plotly.io import to_html, to_json
+
+        return {
+            "application/vnd.plotly.v1+json": json.loads(to_json(fig_dict, validate=False, remove_uids=False)),
+            "text/html": to_html(
+                fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                default_width="100%", default_height=525, validate=False,
+            ),
+        }
+
+
+RENDERER_NAME = "course"
+
+
 def configure_plotly_renderer() -> str:
     """Choose how plotly figures are displayed, set it as plotly's default, and return its name.
 
-    ``"colab"`` inside Google Colab; elsewhere ``"plotly_mimetype+notebook"``, which gives JupyterLab
-    its native plotly output and also embeds plotly.js in the notebook, so the HTML that nbconvert
-    exports shows the figures without an internet connection. While nbgrader autogrades
-    (``NBGRADER_EXECUTION=autograde``) it changes nothing and returns ``"json"``: nothing is shown
-    there, and the renderers' set-up (loading nbformat and plotly.js) would cost every graded
-    submission about two seconds.
+    ``"colab"`` inside Google Colab (which loads plotly.js from its CDN); elsewhere ``"course"``
+    (:class:`CourseRenderer`): JupyterLab's native plotly output plus an HTML twin for nbconvert, with
+    plotly.js supplied by the export (``course_utils.offline``) rather than saved in the notebook. While
+    nbgrader autogrades (``NBGRADER_EXECUTION=autograde``) it changes nothing and returns ``"json"``:
+    nothing is shown there, and the renderers' set-up (loading nbformat and plotly.js) would cost every
+    graded submission about two seconds.
     """
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         return "json"  # plotly's default; touching pio.renderers at all loads the renderers' dependencies
-    name = "colab" if "google.colab" in sys.modules else "plotly_mimetype+notebook"
+    if "google.colab" in sys.modules:
+        name = "colab"
+    else:
+        name = RENDERER_NAME
+        pio.renderers[name] = CourseRenderer()
     pio.renderers.default = name
     return name
 
@@ -324,13 +357,8 @@ def _marker_style(n: int, small: float, large: float) -> tuple[list[str], list[f
     return symbols, sizes
 
 
-def _hover_text(path: _Path) -> list[str]:
-    last = len(path.xy) - 1
-    texts = []
-    for k, ((x, y), loss) in enumerate(zip(path.xy, path.loss)):
-        tag = " (start)" if k == 0 else (" (end)" if k == last else "")
-        texts.append(f"step {k}{tag}<br>x = {x:.5g}<br>y = {y:.5g}<br>loss = {loss:.5g}")
-    return texts
+# Hover over a path point: ``customdata`` holds ``[step, loss]`` per point.
+_HOVER = "step %{customdata[0]}<br>x = %{x:.5g}<br>y = %{y:.5g}<br>loss = %{customdata[1]:.5g}"
 
 
 def _minima_trace(minima: Sequence[tuple[float, float]], min_value: float | None) -> go.Scatter:
@@ -356,7 +384,13 @@ def _surface_figure(
     title: str,
     show_surface: bool,
 ) -> go.Figure:
-    """The empty frame: surface (left, optional) + contour map (right) + the minima star."""
+    """The empty frame: surface (left, optional) + contour map (right) + the minima star.
+
+    The grid goes into the figure as float32: plotly encodes it as a base64 typed array, and single
+    precision looks the same on screen at half the bytes of a saved notebook.
+    """
+    largest = float(np.finfo(np.float32).max)  # a height beyond float32 (a diverging landscape) is clipped, not inf
+    xs, ys, heights = (np.clip(a, -largest, largest).astype(np.float32) for a in (xs, ys, heights))
     if show_surface:
         fig = make_subplots(
             rows=1,
@@ -428,7 +462,7 @@ def plot_landscape(
     *,
     bounds: Bounds | None = None,
     log_scale: bool | None = None,
-    resolution: int = 80,
+    resolution: int = 60,
     title: str | None = None,
 ) -> go.Figure:
     """A landscape as a 3-D surface (left panel) and a contour map (right panel) of one plotly figure.
@@ -461,7 +495,7 @@ def plot_trajectories(
     trajectories: Mapping[str, Tensor | np.ndarray],
     *,
     log_scale: bool | None = None,
-    resolution: int = 80,
+    resolution: int = 60,
     title: str | None = None,
     show_surface: bool = True,
     bounds: Bounds | None = None,
@@ -504,8 +538,10 @@ def plot_trajectories(
     for index, path in enumerate(paths):
         colour = PATH_COLOURS[index % len(PATH_COLOURS)]
         group = f"path{index}"
-        text = _hover_text(path)
-        hover = "%{text}<extra>" + str(path.name) + "</extra>"
+        # Hover shows the step and the loss from customdata (a typed array of numbers): per-point text
+        # strings would weigh several times more in a saved notebook.
+        steps_and_loss = np.column_stack([np.arange(len(path.loss)), path.loss])
+        hover = _HOVER + "<extra>" + html.escape(str(path.name)) + "</extra>"
         symbols, sizes = _marker_style(len(path.xy), 5, 12)
         fig.add_trace(
             go.Scatter(
@@ -516,7 +552,7 @@ def plot_trajectories(
                 legendgroup=group,
                 line=dict(color=colour, width=2),
                 marker=dict(color=colour, symbol=symbols, size=sizes, line=dict(color="black", width=0.5)),
-                text=text,
+                customdata=steps_and_loss,
                 hovertemplate=hover,
             ),
             **contour_position,
@@ -534,7 +570,7 @@ def plot_trajectories(
                     showlegend=False,
                     line=dict(color=colour, width=4),
                     marker=dict(color=colour, symbol=symbols3d, size=sizes3d),
-                    text=text,
+                    customdata=steps_and_loss,
                     hovertemplate=hover,
                 ),
                 row=1,

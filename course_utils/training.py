@@ -97,12 +97,13 @@ def train_classifier(
     generator seeded with ``seed``, so a rerun repeats it), doing ``zero_grad``, forward + loss,
     ``backward``, ``step`` on each. After each epoch the model is evaluated (``model.eval()``, no
     gradients) on the whole training and test sets. The data is moved to the device and dtype of the
-    model's parameters. ``progress`` shows a ``tqdm`` bar over epochs, labelled ``description``.
+    model's parameters. ``progress`` shows a ``tqdm`` bar over epochs, labelled ``description``
+    (a :class:`~course_utils.progress.ProgressBar`: in a notebook its final line stays readable once saved).
 
     Returns:
         A :class:`TrainingHistory` whose four lists have ``n_epochs`` entries each.
     """
-    from tqdm.auto import tqdm
+    from .progress import ProgressBar
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -121,7 +122,8 @@ def train_classifier(
 
     generator = torch.Generator().manual_seed(seed)
     history = TrainingHistory()
-    epochs = tqdm(range(n_epochs), desc=description or "training", leave=False, disable=not progress)
+    epochs = ProgressBar(range(n_epochs), desc=description or "training", unit="epochs", leave=False,
+                         disable=not progress)
     for _ in epochs:
         model.train()
         total, count = 0.0, 0

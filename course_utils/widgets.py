@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .landscapes import Landscape, get_landscape
-from .plotting import describe_optimizer, plot_trajectories
+from .plotting import CourseRenderer, describe_optimizer, plot_trajectories
 from .validation import require_callable, require_number, require_positive_int
 
 __all__ = ["TrajectoryExplorer", "trajectory_explorer"]
@@ -32,20 +33,16 @@ def _show_figure(output: ipywidgets.Output, fig: go.Figure) -> None:
 
     The figure is written straight into ``output.outputs`` rather than with ``with output: display(fig)``:
     under nbclient (headless execution, nbgrader) that display can block until the cell times out
-    (jupyter/nbclient#312). The bundle carries plotly's own mimetype, which JupyterLab renders, and an
-    HTML version that loads plotly.js from its CDN, for front ends that do not (Colab).
+    (jupyter/nbclient#312). The bundle is the course renderer's (:class:`~course_utils.plotting.CourseRenderer`):
+    plotly's own mimetype, which JupyterLab renders, and a light HTML twin without plotly.js, so each
+    redraw does not save another copy of the library in the notebook's widget state. Colab renders
+    only the HTML and brings no plotly.js of its own, so there the HTML loads it from plotly's CDN.
     """
-    output.outputs = (
-        {
-            "output_type": "display_data",
-            "data": {
-                "application/vnd.plotly.v1+json": fig.to_plotly_json(),
-                "text/html": fig.to_html(full_html=False, include_plotlyjs="cdn"),
-                "text/plain": f"<plotly Figure with {len(fig.data)} traces>",
-            },
-            "metadata": {},
-        },
-    )
+    bundle = CourseRenderer().to_mimebundle(fig.to_dict())
+    if "google.colab" in sys.modules:
+        bundle["text/html"] = fig.to_html(full_html=False, include_plotlyjs="cdn")
+    bundle["text/plain"] = f"<plotly Figure with {len(fig.data)} traces>"
+    output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
 
 def _slider_range(value: Any, name: str, *, minimum: float, maximum: float | None = None) -> tuple[float, float, float]:

@@ -45,10 +45,16 @@ def restore_renderer():
 # ---------------------------------------------------------------------------- renderer and labels
 
 
-def test_configure_plotly_renderer_outside_colab_embeds_plotly_js(restore_renderer, monkeypatch):
+def test_configure_plotly_renderer_outside_colab_shows_plotly_mimetype_and_html_without_plotly_js(restore_renderer, monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    assert configure_plotly_renderer() == "plotly_mimetype+notebook"
-    assert pio.renderers.default == "plotly_mimetype+notebook"
+    assert configure_plotly_renderer() == "course"
+    assert pio.renderers.default == "course"
+    bundle = pio.renderers._build_mime_bundle(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])).to_dict())
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["type"] == "scatter"
+    html = bundle["text/html"]
+    assert "Plotly.newPlot" in html
+    # plotly.js (megabytes) is not in each figure; the export adds it once (course_utils.offline)
+    assert len(html) < 20_000 and "cdn.plot.ly" not in html and "MathJax" not in html
 
 
 def test_configure_plotly_renderer_leaves_plotly_alone_while_autograding(restore_renderer, monkeypatch):
@@ -196,11 +202,24 @@ def test_plot_trajectories_marks_start_and_end_differently_from_the_middle():
 def test_plot_trajectories_hover_text_gives_step_coordinates_and_loss():
     path = short_path()
     fig = plot_trajectories("rosenbrock", {"p": path}, resolution=15)
-    trace = next(t for t in fig.data if t.name == "p" and isinstance(t, go.Scatter))
-    assert "step 2" in trace.text[2]
     loss = LANDSCAPES["rosenbrock"].at(path[2]).item()
-    assert f"loss = {loss:.5g}" in trace.text[2]
-    assert f"x = {path[2, 0].item():.5g}" in trace.text[2]
+    for kind in (go.Scatter, go.Scatter3d):
+        trace = next(t for t in fig.data if t.name == "p" and isinstance(t, kind))
+        # plotly fills %{customdata[i]} and %{x} per point: the template must name them, the data must hold them
+        template = trace.hovertemplate
+        assert "step %{customdata[0]}" in template and "loss = %{customdata[1]" in template and "x = %{x" in template
+        step, point_loss = np.asarray(trace.customdata)[2]
+        assert step == 2 and point_loss == pytest.approx(loss)
+        assert np.asarray(trace.x)[2] == pytest.approx(path[2, 0].item())
+
+
+def test_figure_data_is_stored_as_compact_typed_arrays():
+    """Saved notebooks stay small: the grid is single precision and no per-point hover strings are stored."""
+    fig = plot_trajectories("rosenbrock", {"p": short_path(n=50)}, resolution=30)
+    as_json = json.loads(fig.to_json())
+    surface = next(t for t in as_json["data"] if t["type"] == "surface")
+    assert surface["z"]["dtype"] == "f4"
+    assert all("text" not in t for t in as_json["data"] if t["type"] in ("scatter", "scatter3d") and t.get("name") == "p")
 
 
 def test_plot_trajectories_widens_the_axes_to_a_far_away_point():
