@@ -2,9 +2,10 @@
 
 docs/INSTRUCTOR_GUIDE.md is written by hand. These tests read the nbgrader metadata of solutions/ and fail
 when a manually graded cell has no rubric (or a rubric with other points), when a rubric is left for a
-question that no longer exists, when a rubric's credit levels do not run from full marks to zero, when the
-syllabus's points table disagrees with the notebooks, or when the guide names a `make` target the Makefile
-does not have (a command followed by "(planned)" excepted).
+question that no longer exists, when a rubric's credit levels do not run from full marks to zero, when
+the syllabus's points table disagrees with the notebooks, when the syllabus misses a graded cell or names
+one that is gone, or when the guide names a `make` target the Makefile does not have (a command followed
+by "(planned)" excepted).
 """
 
 from __future__ import annotations
@@ -131,6 +132,18 @@ def test_syllabus_points_table_agrees_with_the_notebooks() -> None:
             f"{assignment}: the guide says {stated[0]:g} autograded + {stated[1]:g} written = {stated[2]:g}; "
             f"the notebook's metadata says {auto:g} + {manual:g} = {auto + manual:g}"
         )
+
+
+def test_syllabus_names_every_graded_cell_and_no_other() -> None:
+    graded = {
+        nbgrader_meta(cell)["grade_id"]
+        for assignment in ASSIGNMENTS
+        for cell in source_notebook(assignment).cells
+        if nbgrader_meta(cell).get("grade") or nbgrader_meta(cell).get("task")
+    }
+    named = set(re.findall(r"`((?:test|answer)_\w+)`", guide_text()))
+    assert not graded - named, f"graded cells the syllabus does not list: {sorted(graded - named)}"
+    assert not named - graded, f"the guide names graded cells no notebook has: {sorted(named - graded)}"
 
 
 def test_every_make_command_in_the_guide_exists() -> None:
