@@ -1,5 +1,7 @@
 # One command per job. Every target sets up .venv first (once; later runs reuse it).
-#   make lab       open the course in JupyterLab
+#   make lab       copy new chapters into work/ (yours, git-ignored) and open JupyterLab there
+#   make lab-instructor  JupyterLab on the course root, with nbgrader's panels (formgrader)
+#   make student-repo DEST=dir  write the public student repository (no solutions, no hidden tests)
 #   make test      run the whole test suite
 #   make release   regenerate notebooks/ (student versions) from solutions/
 #   make collect   ZIP=downloads.zip: place an LMS download into submitted/<student>/<assignment>/
@@ -14,11 +16,18 @@ PY     := $(VENV)/bin/python
 # The stamp records what was installed; it is rebuilt only when pyproject.toml changes.
 STAMP  := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
+# Where pip looks for torch. On Linux, PyPI's torch is the CUDA build (some GB of GPU libraries); for the
+# CPU build use PyTorch's own index:  make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Empty (the default): pip's configured index, which is what works offline with a local mirror.
+TORCH_INDEX ?=
+# make lab: students work in a git-ignored copy of notebooks/; Jupyter's settings for it live there too.
+WORK   := work
+STUDENT_JUPYTER := $(CURDIR)/$(WORK)/.jupyter
 GRADE  := $(PY) -m course_utils.grading
 # Jupyter refuses to start as root (containers, CI images) unless told it is deliberate.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup sandbox browser lab test release grade feedback export collect bench clean
+.PHONY: setup sandbox browser lab lab-instructor student-repo test release grade feedback export collect bench clean
 
 setup: $(STAMP)
 
@@ -48,14 +57,24 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	# torch first, pinned: a loose requirement would pull several GB of CUDA wheels.
-	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	# torch first, pinned (and from TORCH_INDEX when given), before anything can pull a torch of its own.
+	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)",) "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
 	touch $(STAMP)
 
+# The copy in work/ is never overwritten (git pull updates notebooks/ only), and nbgrader's instructor
+# panels are switched off for this JupyterLab (course_utils/workspace.py).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
+	$(PY) -m course_utils.workspace notebooks $(WORK) $(STUDENT_JUPYTER)
+	JUPYTER_CONFIG_DIR=$(STUDENT_JUPYTER) $(VENV)/bin/jupyter lab --notebook-dir=$(WORK) $(LAB_FLAGS)
+
+lab-instructor: $(STAMP)
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS)
+
+student-repo: $(STAMP)
+	@test -n "$(DEST)" || { echo "usage: make student-repo DEST=../course-public"; exit 2; }
+	$(PY) -m course_utils.grading.student_repo "$(DEST)"
 
 test: $(STAMP) sandbox browser
 	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.
