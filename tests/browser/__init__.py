@@ -1,0 +1,1 @@
+"""The browser suite: JupyterLab and exported HTML, driven in Debian's chromium with Playwright."""
