@@ -345,3 +345,68 @@ def test_compare_optimizers_rejects_a_factory_that_is_not_callable():
 def test_split_holds_its_four_tensors(digits):
     assert isinstance(digits, Split)
     assert digits.n_train == 1347 and digits.n_test == 450
+
+
+# ---------------------------------------------------------------------------- progress bars
+
+
+class FakeHandle:
+    """Stands in for IPython's display handle: records every bundle the bar shows."""
+
+    def __init__(self, bundle):
+        self.shown = [bundle]
+
+    def update(self, bundle, raw=False):
+        assert raw
+        self.shown.append(bundle)
+
+
+def test_progress_bar_in_a_kernel_updates_one_display_output_in_place(monkeypatch):
+    from course_utils import progress
+
+    handles = []
+    monkeypatch.setattr(progress, "_in_kernel", lambda: True)
+    monkeypatch.setattr(progress, "_display", lambda bundle: handles.append(FakeHandle(bundle)) or handles[-1])
+    with progress.ProgressBar(total=5, desc="training", unit="epochs", mininterval=0, miniters=1) as bar:
+        for _ in range(5):
+            bar.update()
+    assert len(handles) == 1, "one output, updated in place"
+    counts = [b["text/plain"] for b in handles[0].shown]
+    assert any("2/5" in line for line in counts) and "training" in counts[0]
+    last = handles[0].shown[-1]
+    assert "5/5" in last["text/plain"] and '<progress value="5" max="5"' in last["text/html"]
+
+
+def test_progress_bar_outside_a_kernel_is_tqdm_on_its_file(monkeypatch):
+    import io
+
+    from course_utils import progress
+
+    monkeypatch.setattr(progress, "_in_kernel", lambda: False)
+    sink = io.StringIO()
+    for _ in progress.ProgressBar(range(3), desc="epochs", file=sink, mininterval=0):
+        pass
+    assert "3/3" in sink.getvalue()
+
+
+@pytest.mark.slow
+def test_a_trained_notebook_saves_a_readable_final_line_and_no_widget():
+    """Run a training cell in a real kernel (nbclient) and read what the saved notebook keeps."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    source = (
+        "import torch\n"
+        "from course_utils import data, models, training\n"
+        "digits = data.load_digits_split()\n"
+        "model = models.make_mlp(seed=0)\n"
+        "history = training.train_classifier(model, torch.optim.SGD(model.parameters(), lr=0.1), digits, n_epochs=4)"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    mimes = [set(o.get("data", {})) for o in outputs]
+    assert not [m for m in mimes if "application/vnd.jupyter.widget-view+json" in m]
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    lines = [o.data["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
+    assert len(lines) == 1 and "training" in lines[0] and "4/4" in lines[0] and "epochs" in lines[0]
