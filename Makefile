@@ -8,6 +8,7 @@
 #   make grade     autograde everything under submitted/ (or a demo class when it is empty); JOBS=n
 #   make feedback  write HTML feedback per student under feedback/
 #   make export    write grades.csv
+#   make written   lay out the written answers, question by question, in written/<assignment>.html
 #   make bench     print timings (notebook run, autograde, import)
 
 PYTHON ?= python3
@@ -27,7 +28,7 @@ GRADE  := $(PY) -m course_utils.grading
 # Jupyter refuses to start as root (containers, CI images) unless told it is deliberate.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup sandbox browser lab lab-instructor student-repo test release grade feedback export collect bench clean
+.PHONY: setup sandbox browser lab lab-instructor student-repo test release grade feedback export written collect bench clean
 
 setup: $(STAMP)
 
@@ -95,6 +96,9 @@ feedback: $(STAMP)
 
 export: $(STAMP)
 	$(GRADE) export
+
+written: $(STAMP)
+	$(GRADE) written
 
 bench: $(STAMP) sandbox
 	$(PY) bench/bench.py

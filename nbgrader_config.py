@@ -57,5 +57,36 @@ c.Autograde.autograde_preprocessors = [
 c.ContainedExecute.memory_mb = 6144
 c.IndependentCheck.memory_mb = 6144
 c.IndependentCheck.item_timeout = 60
-# Feedback shows scores and the checks' messages, never hidden tests or tracebacks into them.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback shows scores and the checks' messages, never hidden tests or tracebacks into them; a written
+# answer not marked yet reads "awaiting a grade" and stays out of the score (the course's feedback template).
+from course_utils.grading.feedback_awaiting import (  # noqa: E402
+    FEEDBACK_TEMPLATE, FEEDBACK_TEMPLATE_DIRS, FeedbackExporter, MarkAwaitingGrades,
+)
+
+c.GenerateFeedback.preprocessors = [GetGrades, MarkAwaitingGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.exporter_class = FeedbackExporter
+c.HTMLExporter.template_name = FEEDBACK_TEMPLATE
+c.HTMLExporter.extra_template_basedirs = FEEDBACK_TEMPLATE_DIRS
+# Feedback reads offline: MathJax comes from a copy written next to each
+# page (feedback/<student>/<assignment>/mathjax/), not from a CDN (course_utils/offline.py).
+from course_utils.offline import feedback_config  # noqa: E402
+
+feedback_config(c)
+
+# --- Due dates and late penalties (course_utils/grading/late.py) -------------------------------------
+# The one setting: each assignment's due date (an assignment not listed is never late) and the penalty,
+# a share of the assignment's points per day or part of a day late (the score never goes below 0).
+# make collect records each notebook's submission time (timestamp.txt); make grade copies these dates
+# into the gradebook, and nbgrader's AssignLatePenalties (above) asks LatePenalty for the penalty.
+from course_utils.grading.late import LatePenalty  # noqa: E402
+
+c.AssignLatePenalties.plugin_class = LatePenalty
+c.LatePenalty.due_dates = {
+    # "01_sgd": "2026-10-12 23:59:00 UTC",
+}
+c.LatePenalty.fraction_per_day = 0.1
+
+# grades.csv: one row per notebook handed in (nbgrader's export writes a zero for everything else).
+from course_utils.grading.export import SubmittedCsvExport  # noqa: E402
+
+c.ExportApp.plugin_class = SubmittedCsvExport

@@ -3,11 +3,15 @@
 Commands:
   release    regenerate notebooks/ from solutions/ for every assignment
   grade      autograde every submission under submitted/ (--jobs nbgrader runs side by side),
-             print the score table and what happened to whom (repairs, crashes, overruled checks);
+             print the score table (lateness and penalty when a due date is set) and what happened to whom
+             (repairs, crashes, overruled checks); re-releases a chapter into the gradebook only when its
+             source changed;
              with nothing submitted, grade the demo class (build/demo_class/) instead
   collect    place a zip of notebooks downloaded from an LMS into submitted/<student>/<assignment>/
+             (with timestamp.txt, the submission time nbgrader checks against the due date)
   feedback   write HTML feedback per student (feedback/<student>/<assignment>/)
-  export     write the gradebook to grades.csv
+  export     write grades.csv: one row per notebook handed in, late penalty included
+  written    lay out every student's written answers, question by question, in written/<assignment>.html
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.grading import bubblewrap
+from course_utils.grading import bubblewrap, written
 from course_utils.grading.adversarial import adversarial_for, write_adversarial
 from course_utils.grading.autograde import default_jobs, format_outcomes, grade_assignment
 from course_utils.grading.collect import cmd_collect
 from course_utils.grading.course import Course, NbgraderError, find_course_root
+from course_utils.grading.late import DueDateError, record_due_dates
 from course_utils.grading.planted import planted_for
 from course_utils.grading.report import format_table, read_scores
 from course_utils.grading.release import ReleaseSettingError, read_public_repository, stamp_solutions
@@ -93,18 +98,27 @@ def cmd_grade(course: Course, argv: list[str]) -> int:
         target = build_demo_class(course, course.root / DEMO_DIR, adversarial=args.demo_class == "all")
     else:
         target = course
+    db_url = f"sqlite:///{target.root / 'gradebook.db'}"
     for assignment in target.assignments:
-        if not demo:
-            target.release(assignment)  # records the assignment (and its hidden tests) in the gradebook
         students = [s for s in target.students_submitted() if target.submission_path(s, assignment).is_file()]
         if not students:
-            continue
+            continue  # nobody handed it in: nothing to release into the gradebook or to grade
+        if not demo:
+            # The gradebook needs the assignment (and its hidden tests) as released; the source decides whether
+            # that is still the last release.
+            if target.release_if_changed(assignment):
+                print(f"released {assignment} into the gradebook (its source changed since the last release)")
+            else:
+                print(f"not re-releasing {assignment}: its source is unchanged since the last release")
+        due = record_due_dates(target.root, db_url, [assignment])[assignment]
+        if due is not None:
+            print(f"{assignment} is due {due:%Y-%m-%d %H:%M} UTC (c.LatePenalty.due_dates in nbgrader_config.py)")
         print(f"Autograding {assignment}: {len(students)} submission(s), {min(args.jobs, len(students))} at a time...", flush=True)
         outcomes = grade_assignment(target, assignment, students, jobs=args.jobs, seed=args.seed)
         notes = {p.student_id: p.description for p in planted_for(assignment)} if demo else {}
         if demo:
             notes.update({a.student_id: a.attempt for a in adversarial_for(assignment)})
-        table = read_scores(f"sqlite:///{target.root / 'gradebook.db'}", assignment)
+        table = read_scores(db_url, assignment)
         print(format_table(table, notes))
         report = format_outcomes(outcomes)
         if report:
@@ -132,9 +146,14 @@ def cmd_export(course: Course) -> int:
     return 0
 
 
+def cmd_written(course: Course, argv: list[str]) -> int:
+    target, _ = grading_course(course)
+    return written.cmd_written(target, argv, shown_from=course.root)
+
+
 COMMANDS = {"release": cmd_release, "grade": cmd_grade, "feedback": cmd_feedback, "export": cmd_export,
-            "collect": cmd_collect}
-WITH_ARGUMENTS = {"grade", "collect"}
+            "collect": cmd_collect, "written": cmd_written}
+WITH_ARGUMENTS = {"grade", "collect", "written"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in WITH_ARGUMENTS:
             return COMMANDS[args.command](course, rest)
         return COMMANDS[args.command](course)
-    except (NbgraderError, FileNotFoundError, ReleaseSettingError) as error:
+    except (NbgraderError, FileNotFoundError, ReleaseSettingError, DueDateError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

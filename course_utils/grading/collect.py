@@ -46,6 +46,14 @@ A ``pattern`` (``--pattern REGEX``) replaces all of this guessing: a regular exp
 group ``student`` and optionally ``assignment``, searched in the base name first, then in the whole
 member path (``/``-separated). Without an ``assignment`` group the assignment is found as above.
 
+Submission times
+----------------
+Beside each notebook it places (or finds already there), collect writes ``timestamp.txt``, the submission
+time nbgrader reads to work out lateness (:mod:`course_utils.grading.late`): the time in the LMS name when
+it has one (Blackboard's ``_attempt_YYYY-MM-DD-HH-MM-SS``), else the zip entry's modification time, read as
+UTC. A time already recorded is never moved silently: it is kept (and the report says so) unless the
+notebook itself is replaced with ``--replace``, when the new time is written and reported.
+
 Safety and the rules for trouble
 --------------------------------
 - Nothing is ever extracted by the member's own path. Student ids are reduced to ``[A-Za-z0-9_.-]``
@@ -66,6 +74,7 @@ Safety and the rules for trouble
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import sys
@@ -77,6 +86,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from course_utils.grading.course import Course
+from course_utils.grading.late import member_time, write_timestamp
 
 __all__ = ["CollectReport", "MOODLE_BY_NAME", "collect", "cmd_collect", "compile_pattern", "place_member", "sanitize_student_id",
            "Unplaceable"]
@@ -344,6 +354,7 @@ class _Candidate:
     member: str
     data: bytes
     convention: str
+    when: dt.datetime  # when the student handed it in (naive UTC), for timestamp.txt
 
 
 def _target_path(course: Course, student: str, assignment: str) -> Path:
@@ -380,6 +391,7 @@ def _store(course: Course, candidate: _Candidate, student: str, assignment: str,
     if path.exists():
         if path.is_file() and path.read_bytes() == candidate.data:
             report.unchanged.append(entry)
+            _record_time(path, candidate, report, replacing=False)
             return
         if not replace or not path.is_file():
             report.conflicts.append(entry)
@@ -387,6 +399,14 @@ def _store(course: Course, candidate: _Candidate, student: str, assignment: str,
         report.replaced.append(entry)
     _write_atomically(path, candidate.data)
     report.placed.append(entry)
+    _record_time(path, candidate, report, replacing=entry in report.replaced)
+
+
+def _record_time(path: Path, candidate: _Candidate, report: CollectReport, *, replacing: bool) -> None:
+    """Write the submission time nbgrader reads (``timestamp.txt`` beside the notebook); note any disagreement."""
+    note = write_timestamp(path.parent, candidate.when, replacing_submission=replacing)
+    if note:
+        report.notes.append(note)
 
 
 def _clash_reason(others: Sequence[str], student: str, assignment: str) -> str:
@@ -441,7 +461,8 @@ def collect(
             except Unplaceable as problem:
                 report.unplaced.append((member, str(problem)))
                 continue
-            groups.setdefault((student, assignment_id), []).append(_Candidate(member, data, convention))
+            groups.setdefault((student, assignment_id), []).append(
+                _Candidate(member, data, convention, member_time(info, member)))
     for (student, assignment_id), candidates in groups.items():
         if len({c.data for c in candidates}) > 1:
             names = [c.member for c in candidates]
@@ -449,7 +470,8 @@ def collect(
                 others = [n for n in names if n != c.member]
                 report.unplaced.append((c.member, _clash_reason(others, student, assignment_id)))
             continue
-        _store(course, candidates[0], student, assignment_id, replace, report)
+        # identical copies: the earliest time is when it was first handed in
+        _store(course, min(candidates, key=lambda c: c.when), student, assignment_id, replace, report)
     if any(c.convention == "moodle" for cs in groups.values() for c in cs):
         report.notes.append(_MOODLE_NOTE)
     return report

@@ -6,6 +6,7 @@ A course root holds ``nbgrader_config.py`` (which maps ``source`` to ``solutions
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -17,6 +18,10 @@ __all__ = ["Course", "find_course_root", "NbgraderError", "OFF_LIMITS"]
 
 OFF_LIMITS = ("solutions", "source", "submitted", "autograded", "feedback", "gradebook.db", ".recheck", "release", "build")
 """Folders and files of a course root that a student's code may not touch while it is graded."""
+
+RELEASE_STAMPS = Path("build") / "release_stamps"
+"""Where :meth:`Course.release` records the digest of the source each assignment was last released from."""
+_NOT_SOURCE = frozenset({".ipynb_checkpoints", "__pycache__"})
 
 
 class NbgraderError(RuntimeError):
@@ -84,6 +89,50 @@ class Course:
     def release(self, assignment: str) -> None:
         """Regenerate ``notebooks/<assignment>/`` from ``solutions/`` and record the assignment in the gradebook."""
         self.nbgrader("generate_assignment", assignment, "--force", "--log-level=WARN")
+        stamp = self._release_stamp(assignment)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(self.source_digest(assignment) + "\n")
+
+    def source_digest(self, assignment: str) -> str:
+        """SHA-256 over every file of ``solutions/<assignment>/`` (the notebook, its hidden tests, data files)."""
+        folder = self.root / "solutions" / assignment
+        digest = hashlib.sha256()
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            relative = path.relative_to(folder)
+            if any(part in _NOT_SOURCE for part in relative.parts) or path.suffix == ".pyc":
+                continue
+            digest.update(relative.as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()
+
+    def _release_stamp(self, assignment: str) -> Path:
+        return self.root / RELEASE_STAMPS / f"{assignment}.sha256"
+
+    def release_is_current(self, assignment: str) -> bool:
+        """True when the release and the gradebook were made from the source as it is now (:meth:`release` stamps it)."""
+        stamp = self._release_stamp(assignment)
+        if not stamp.is_file() or not self.release_notebook(assignment).is_file():
+            return False
+        if stamp.read_text().strip() != self.source_digest(assignment):
+            return False
+        return self._in_gradebook(assignment)
+
+    def _in_gradebook(self, assignment: str) -> bool:
+        if not (self.root / "gradebook.db").is_file():
+            return False
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
+            try:
+                return bool(gradebook.find_assignment(assignment).notebooks)
+            except MissingEntry:
+                return False
+
+    def release_if_changed(self, assignment: str) -> bool:
+        """:meth:`release` unless the last release was made from this very source; True if it released."""
+        if self.release_is_current(assignment):
+            return False
+        self.release(assignment)
+        return True
 
     @classmethod
     def scratch_copy(cls, source: "Course", destination: Path) -> "Course":

@@ -1,15 +1,20 @@
 """Read scores out of nbgrader's gradebook and lay them out as a table.
 
 A :class:`ScoreTable` holds, for one assignment, every student's score on every graded cell (in
-notebook order). Cells that need a person (written answers) show ``manual`` until graded.
+notebook order). Cells that need a person (written answers) show ``manual`` until graded. When the
+assignment has a due date, the table also says how late each submission was and what that cost
+(:mod:`course_utils.grading.late`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-__all__ = ["CellScore", "ScoreTable", "read_scores", "format_table"]
+from course_utils.grading.late import days_late
+
+__all__ = ["CellScore", "Lateness", "ScoreTable", "read_scores", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,8 @@ class ScoreTable:
     cells: tuple[str, ...]  # graded cell ids, notebook order
     manual_cells: frozenset[str]
     rows: dict[str, dict[str, CellScore]]  # student -> cell -> score
+    duedate: datetime | None = None  # UTC; None: no due date, nothing is late
+    late: dict[str, "Lateness"] = field(default_factory=dict)  # student -> lateness (students with a submission)
 
     def autograded_total(self, student: str) -> tuple[float, float]:
         """(points, max points) over the autograded cells only."""
@@ -32,8 +39,24 @@ class ScoreTable:
         return sum(c.score or 0.0 for c in cells), sum(c.max_score for c in cells)
 
     def total(self, student: str) -> tuple[float, float]:
+        """(points, max points) over every graded cell, before any late penalty."""
         cells = [self.rows[student][c] for c in self.cells if c in self.rows[student]]
         return sum(c.score or 0.0 for c in cells), sum(c.max_score for c in cells)
+
+    def final(self, student: str) -> float:
+        """The total after the late penalty (never below zero)."""
+        lateness = self.late.get(student)
+        return max(0.0, self.total(student)[0] - (lateness.penalty if lateness else 0.0))
+
+
+@dataclass(frozen=True)
+class Lateness:
+    seconds_late: float  # 0 when on time or when no time was recorded
+    penalty: float  # points taken off by the late-submission plugin
+
+    @property
+    def days(self) -> int:
+        return days_late(self.seconds_late)
 
 
 def read_scores(db_url: str, assignment: str, notebook: str | None = None) -> ScoreTable:
@@ -46,17 +69,22 @@ def read_scores(db_url: str, assignment: str, notebook: str | None = None) -> Sc
         order = {cell.name: index for index, cell in enumerate(source.source_cells)}
         graded = sorted((cell.name for cell in source.grade_cells), key=lambda name: order.get(name, len(order)))
         manual = frozenset(cell.name for cell in source.grade_cells if cell.cell_type == "markdown")
+        duedate = gradebook.find_assignment(assignment).duedate
         rows: dict[str, dict[str, CellScore]] = {}
+        late: dict[str, Lateness] = {}
         for student in gradebook.students:
             try:
                 submission = gradebook.find_submission_notebook(notebook, assignment, student.id)
             except MissingEntry:
                 continue
+            handed_in = gradebook.find_submission(assignment, student.id)
+            late[student.id] = Lateness(handed_in.total_seconds_late if handed_in.timestamp else 0.0,
+                                        submission.late_submission_penalty or 0.0)
             rows[student.id] = {
                 grade.name: CellScore(grade.score if not grade.needs_manual_grade else None, grade.max_score, grade.needs_manual_grade)
                 for grade in submission.grades
             }
-    return ScoreTable(assignment, tuple(graded), manual, dict(sorted(rows.items())))
+    return ScoreTable(assignment, tuple(graded), manual, dict(sorted(rows.items())), duedate, late)
 
 
 def _fmt(value: float) -> str:
@@ -67,7 +95,8 @@ def format_table(table: ScoreTable, notes: dict[str, str] | None = None, student
     """A plain-text table: one row per student, one column per graded cell, totals at the end."""
     notes = notes or {}
     students = list(students or table.rows)
-    headers = ["student", *table.cells, "auto", "total"]
+    dated = table.duedate is not None
+    headers = ["student", *table.cells, "auto", "total", *(("late", "penalty", "final") if dated else ())]
     body = []
     for student in students:
         row = table.rows.get(student, {})
@@ -82,9 +111,19 @@ def format_table(table: ScoreTable, notes: dict[str, str] | None = None, student
                 cells.append(f"{_fmt(score.score)}/{_fmt(score.max_score)}")
         auto, auto_max = table.autograded_total(student) if row else (0.0, 0.0)
         total, total_max = table.total(student) if row else (0.0, 0.0)
-        body.append([student, *cells, f"{_fmt(auto)}/{_fmt(auto_max)}", f"{_fmt(total)}/{_fmt(total_max)}"])
+        columns = [student, *cells, f"{_fmt(auto)}/{_fmt(auto_max)}", f"{_fmt(total)}/{_fmt(total_max)}"]
+        if dated:
+            lateness = table.late.get(student)
+            late_text = f"{lateness.days}d" if lateness and lateness.days else "on time"
+            penalty = lateness.penalty if lateness else 0.0
+            columns += [late_text if row else "-", f"-{_fmt(penalty)}" if penalty else "0",
+                        f"{_fmt(table.final(student)) if row else 0}/{_fmt(total_max)}"]
+        body.append(columns)
     widths = [max(len(str(r[i])) for r in [headers, *body]) for i in range(len(headers))]
     lines = [f"Assignment {table.assignment}: points per graded cell (?/N: written answer waiting for a manual grade)"]
+    if dated:
+        lines.append(f"Due {table.duedate:%Y-%m-%d %H:%M} UTC; late: days (or part of a day) after it; "
+                     "final: the total less the late penalty")
     lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     lines.append("  ".join("-" * w for w in widths))
     for student, row in zip(students, body):
