@@ -86,7 +86,10 @@ def test_colab_versions_satisfy_every_requirement_of_course_utils() -> None:
 
 def test_setup_cell_installs_nothing_when_course_utils_is_already_there(monkeypatch) -> None:
     """In Colab, a second run of the set-up cell (same session) must not call pip again."""
+    import plotly.io
+
     calls: list = []
+    monkeypatch.setattr(plotly.io.renderers, "default", plotly.io.renderers.default)  # the cell picks Colab's
     monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
     for assignment in ASSIGNMENTS:
@@ -366,7 +369,7 @@ def _colab_environment() -> Path:
 
 
 def _freeze(python: Path) -> set[str]:
-    return set(subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout.split())
+    return set(subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout.splitlines())
 
 
 @pytest.fixture(scope="module")
@@ -391,7 +394,7 @@ def colab(student_repo: Path, tmp_path_factory):
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Colab (test)", "language": "python",
         "env": {"PYTHONPATH": str(fake), "OMP_NUM_THREADS": "1",
-                "COURSE_INSTALL_SOURCE": f"git+file://{source}@main"},
+                "COURSE_INSTALL_SOURCE": f"git+file://localhost{source}@main"},
     }))
     yield python, base / "jupyter", _freeze(python)
 
@@ -435,7 +438,7 @@ def test_colab_setup_cells_install_once_and_replace_nothing_colab_ships(colab, s
     after = _freeze(python)
     added = {line for line in after - before}
     assert before <= after, f"replaced or removed: {sorted(before - after)}"
-    assert len(added) == 1 and added.pop().startswith("course_utils @ git+file://"), sorted(after - before)
+    assert len(added) == 1 and added.pop().startswith("course_utils @ git+file://localhost"), sorted(after - before)
 
 
 @pytest.mark.slow
