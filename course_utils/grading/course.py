@@ -87,7 +87,12 @@ class Course:
         return result
 
     def release(self, assignment: str) -> None:
-        """Regenerate ``notebooks/<assignment>/`` from ``solutions/`` and record the assignment in the gradebook."""
+        """Regenerate ``notebooks/<assignment>/`` from ``solutions/`` and record the assignment in the gradebook.
+
+        Also stamps the source's digest under ``build/release_stamps/``, so :meth:`release_if_changed` (what
+        ``make grade`` calls) can skip a chapter whose source has not changed since. A change to
+        ``nbgrader_config.py`` alone does not count: run ``make release`` after one.
+        """
         self.nbgrader("generate_assignment", assignment, "--force", "--log-level=WARN")
         stamp = self._release_stamp(assignment)
         stamp.parent.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,11 @@ def due_dates(course_root: Path) -> dict[str, dt.datetime]:
 
 
 def record_due_dates(course_root: Path, db_url: str, assignments: Sequence[str]) -> dict[str, dt.datetime | None]:
-    """Write each of ``assignments``' due date from the configuration into the gradebook (None: no due date)."""
+    """Write each of ``assignments``' due date from the configuration into the gradebook (None: no due date).
+
+    The configuration is the one place for due dates: a date set some other way (nbgrader's formgrader,
+    ``nbgrader db assignment``) is replaced by it, and an assignment it does not list gets none.
+    """
     from nbgrader.api import Gradebook
 
     dates = due_dates(course_root)
