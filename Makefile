@@ -10,6 +10,7 @@
 #   make export    write grades.csv
 #   make written   lay out the written answers, question by question, in written/<assignment>.html
 #   make bench     print timings (notebook run, autograde, import)
+#   make book      the course as a static website in build/book/html (reference runs, answers hidden)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -28,7 +29,7 @@ GRADE  := $(PY) -m course_utils.grading
 # Jupyter refuses to start as root (containers, CI images) unless told it is deliberate.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup sandbox browser lab lab-instructor student-repo test release grade feedback export written collect bench clean
+.PHONY: setup sandbox browser lab lab-instructor student-repo test release grade feedback export written collect bench book clean
 
 setup: $(STAMP)
 
@@ -102,6 +103,10 @@ written: $(STAMP)
 
 bench: $(STAMP) sandbox
 	$(PY) bench/bench.py
+
+# Runs each reference notebook once (reused while unchanged), hides the answers, builds with Sphinx.
+book: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m course_utils.book
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -55,11 +55,12 @@ def open_offline(page_path: Path) -> dict:
                     request_route.abort()
 
             page.route("**/*", route)
-            page.goto(page_path.resolve().as_uri())
+            # Generous limits: a busy two-core machine takes a while to typeset a long chapter.
+            page.goto(page_path.resolve().as_uri(), wait_until="domcontentloaded", timeout=300_000)
             page.wait_for_function(
                 "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
                 " && document.querySelectorAll('.MathJax, .MathJax_Display, mjx-container, .MathJax_CHTML').length > 0",
-                timeout=60_000,
+                timeout=300_000,
             )
             return {
                 "math": page.locator(".MathJax, .MathJax_Display, mjx-container, .MathJax_CHTML").count(),
