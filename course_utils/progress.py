@@ -22,6 +22,9 @@ from tqdm.std import tqdm
 
 __all__ = ["ProgressBar", "progress_bar"]
 
+# tqdm's line without its text bar (the HTML has a <progress> element instead).
+_HTML_METER = "{percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
 
 def _in_kernel() -> bool:
     """Whether this code runs inside an IPython kernel (JupyterLab, Colab, nbclient), where display works."""
@@ -55,19 +58,26 @@ class ProgressBar(tqdm):
             kwargs["file"] = io.StringIO()
             kwargs["leave"] = True
             kwargs.setdefault("ascii", False)  # unicode blocks: the sink has no encoding for tqdm to test
-            kwargs.setdefault("ncols", 80)  # a width for the text line; tqdm cannot measure a notebook
+            kwargs.setdefault("ncols", 100)  # a width for the text line; tqdm cannot measure a notebook
         super().__init__(*args, **kwargs)
 
     def bundle(self) -> dict[str, str]:
-        """The current state as display data: ``text/plain`` (tqdm's line) and ``text/html``."""
+        """The current state as display data: ``text/plain`` (tqdm's line) and ``text/html``.
+
+        The HTML draws the bar as a ``<progress>`` element followed by tqdm's counts, times and postfix.
+        """
         line = self.__str__()
-        total = self.total if self.total else None
-        value = min(self.n, total) if total else None
-        bar = (f'<progress value="{value}" max="{total}" style="width: 16em; vertical-align: middle;"></progress> '
-               if total else "")
+        if not self.total:
+            return {"text/plain": line, "text/html": f'<div class="course-progress"><code>{html.escape(line)}</code></div>'}
+        meter = dict(self.format_dict, prefix="", bar_format=_HTML_METER)
+        text = (f"{self.desc}: " if self.desc else "") + self.format_meter(**meter)
+        value = min(self.n, self.total)
         return {
             "text/plain": line,
-            "text/html": f'<div class="course-progress">{bar}<code>{html.escape(line)}</code></div>',
+            "text/html": (
+                f'<div class="course-progress"><progress value="{value}" max="{self.total}" '
+                f'style="width: 16em; vertical-align: middle;"></progress> <code>{html.escape(text)}</code></div>'
+            ),
         }
 
     def display(self, msg: str | None = None, pos: int | None = None) -> bool:
