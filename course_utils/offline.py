@@ -25,8 +25,9 @@ How it is wired (nbconvert's own extension points):
   JupyterLab server's "Save and Export Notebook As > HTML"; :func:`install_jupyter_config` writes it
   into an environment's ``etc/jupyter`` (``python -m course_utils.offline install``).
   JupyterLab's export downloads a single file, so there the figures work offline but the math is
-  typeset only where ``mathjax/`` sits next to the downloaded page; ``jupyter nbconvert`` and the
-  feedback write the folder themselves.
+  typeset offline only where ``mathjax/`` sits next to the downloaded page (without it the page loads
+  MathJax from its CDN, which needs a network); ``jupyter nbconvert`` and the feedback write the
+  folder themselves.
 """
 
 from __future__ import annotations
