@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from urllib.parse import urlparse
 from collections.abc import Iterator
@@ -165,7 +166,9 @@ class Lab:
         return f"http://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
-        return f"{self.base}/lab/tree/{path}?token={self.token}"
+        """The page that opens ``path``; ``reset`` starts from an empty workspace, so tabs of earlier
+        pages (a saved notebook whose widgets have no live model any more) are not reopened."""
+        return f"{self.base}/lab/tree/{path}?reset&token={self.token}"
 
     def api(self, endpoint: str):
         request = urllib.request.Request(f"{self.base}/api/{endpoint}", headers={"Authorization": f"token {self.token}"})
@@ -173,7 +176,11 @@ class Lab:
             return json.load(response)
 
     def kernel_states(self) -> list[str]:
-        return [kernel["execution_state"] for kernel in self.api("kernels")]
+        """Each kernel's execution state; ``["unknown"]`` while the server cannot list them (a kernel starting or stopping)."""
+        try:
+            return [kernel["execution_state"] for kernel in self.api("kernels")]
+        except urllib.error.HTTPError:
+            return ["unknown"]
 
     def shutdown_kernels(self) -> None:
         for kernel in self.api("kernels"):
