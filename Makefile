@@ -63,6 +63,8 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)",) "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
+	# Exports (jupyter nbconvert, JupyterLab's menu) use the course's offline template: plotly.js and MathJax.
+	$(PY) -m course_utils.offline install >/dev/null
 	touch $(STAMP)
 
 # The copy in work/ is never overwritten (git pull updates notebooks/ only), and nbgrader's instructor
