@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Skip the browser suite, with how to fix it, where chromium is missing; mark it slow."""
     here = Path(__file__).parent
     for item in items:
-        if here not in Path(str(item.fspath)).parents:
+        if here not in Path(item.path).parents:
             continue
         item.add_marker(pytest.mark.slow)
         if CHROMIUM is None:
