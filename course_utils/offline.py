@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 __all__ = [
     "MATHJAX_CONFIG",
@@ -127,6 +128,10 @@ class OfflineAssets(Preprocessor):
     has plotly figures, and adds the MathJax subset to ``resources["outputs"]``, which the writers of
     ``jupyter nbconvert`` and nbgrader save next to the page as ``mathjax/...``.
     """
+
+    # nbgrader registers its converters' preprocessors without enabling them (nbconvert's default is
+    # off), so this one is on unless configured otherwise.
+    enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         if _has_plotly(nb):

@@ -145,7 +145,9 @@ def feedback_page(tmp_path_factory) -> Path:
     converter = GenerateFeedback(coursedir=CourseDirectory(config=c, root=str(root)), config=c)
     assert offline.OfflineAssets in converter.preprocessors
     exporter = converter.exporter_class(parent=converter, config=converter.config)  # as nbgrader's start() does
-    exporter.register_preprocessor(offline.OfflineAssets, enabled=True)
+    for preprocessor in converter.preprocessors:  # only the offline one; registered exactly as nbgrader does
+        if preprocessor is offline.OfflineAssets:
+            exporter.register_preprocessor(preprocessor)
     resources = {"nbgrader": {"notebook": "chapter", "score": 1, "max_score": 2, "late_penalty": 0}}
     body, resources = exporter.from_notebook_node(small_notebook(), resources=resources)
     folder = tmp_path_factory.mktemp("feedback")
