@@ -181,3 +181,29 @@ def test_checks_ignore_a_patched_torch_allclose_and_equal(reference: dict, monke
     namespace = answer_namespace("01_sgd", {"SGD": sgd_source("modifies grad", decay="g = p.grad.add_(p, alpha=self.weight_decay)")})
     with pytest.raises(CheckFailed, match="modified a gradient"):
         checks.check_sgd_contract(namespace["SGD"])
+
+
+def test_an_unanswered_exercise_says_so_without_a_traceback() -> None:
+    def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_gradient_descent_by_hand(gradient_descent_by_hand)
+    message = str(failure.value)
+    assert "not written yet" in message and "raise NotImplementedError()" in message
+    assert "Traceback" not in message and "course_utils" not in message
+
+
+def test_an_error_in_the_answer_shows_the_answer_s_frames_only() -> None:
+    def helper_of_the_student(xy):
+        raise ValueError("shapes do not line up")
+
+    def gradient_descent_by_hand(fn, xy, lr, n_iters=100):
+        return helper_of_the_student(xy)
+
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_gradient_descent_by_hand(gradient_descent_by_hand)
+    message = str(failure.value)
+    assert "raised ValueError" in message and "shapes do not line up" in message
+    assert "helper_of_the_student" in message and "in gradient_descent_by_hand" in message
+    assert "/course_utils/" not in message, "the check's own frames (and the machine's paths) are not the student's"

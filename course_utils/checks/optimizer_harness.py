@@ -18,6 +18,7 @@ import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -121,11 +122,28 @@ def _gradient_terms(config: OptimizerConfig, device: torch.device) -> tuple[list
     return curvature, noise
 
 
+_COURSE_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def _student_frames(error: BaseException, limit: int = 3) -> list[traceback.FrameSummary]:
+    """The last ``limit`` frames of ``error``'s traceback that are not the course's own code.
+
+    The checks call the student's code, so a traceback starts in ``course_utils``; those frames (with the
+    machine's paths and the check's internals) say nothing to the student and are dropped.
+    """
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(_COURSE_PACKAGE)]
+    return frames[-limit:]
+
+
 def student_error(exercise: str, what: str, error: BaseException) -> CheckFailed:
-    """A CheckFailed that reports an exception raised by the student's code, with its last frames."""
-    frames = traceback.format_exception(type(error), error, error.__traceback__, limit=-3)
-    detail = "".join(frames).rstrip()
-    return CheckFailed(f"{exercise} raised {type(error).__name__} {what}:\n  {error}\n\nWhere it happened:\n{detail}")
+    """A CheckFailed that reports an exception raised by the student's code, with its last own frames."""
+    if type(error) is NotImplementedError:
+        return CheckFailed(f"{exercise} is not written yet: it still raises NotImplementedError. Replace "
+                           "`raise NotImplementedError()` in its cell with your code, run that cell, then this check.")
+    frames = _student_frames(error)
+    where = "".join(traceback.format_list(frames)).rstrip() if frames else "  (inside the course's check: see the message above)"
+    return CheckFailed(f"{exercise} raised {type(error).__name__} {what}:\n  {error}\n\nWhere it happened:\n{where}")
 
 
 def run_optimizer(
