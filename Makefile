@@ -33,27 +33,26 @@ LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 setup: $(STAMP)
 
-# The grading sandbox is Debian's bubblewrap (course_utils/grading/bubblewrap.py). As root (CI, containers)
-# it is installed here; otherwise this says how, and grading falls back to Python-level guards.
-sandbox:
-	@command -v bwrap >/dev/null 2>&1 || { \
+# ensure_debian_package COMMAND,PACKAGE,WHAT,WITHOUT: when COMMAND is missing, install Debian's PACKAGE as root
+# (CI, containers); otherwise say how, and what happens WITHOUT it.
+define ensure_debian_package
+	@command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing bubblewrap (the grading sandbox) with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	    echo "installing $(2) ($(3)) with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	  else \
-	    echo "note: bubblewrap (bwrap) is not installed: grading will run without its sandbox (Debian/Ubuntu: sudo apt-get install bubblewrap)"; \
+	    echo "note: $(2) is not installed: $(4) (Debian/Ubuntu: sudo apt-get install $(2))"; \
 	  fi; }
+endef
 
-# The browser suite (tests/browser/) drives Debian's chromium with Playwright. As root it is installed here;
-# otherwise this says how, and the browser tests are skipped with that reason.
+# The grading sandbox is Debian's bubblewrap (course_utils/grading/bubblewrap.py); without it grading falls
+# back to Python-level guards.
+sandbox:
+	$(call ensure_debian_package,bwrap,bubblewrap,the grading sandbox,grading will run without its sandbox)
+
+# The browser suite (tests/browser/) drives Debian's chromium with Playwright; without it those tests are skipped.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (the browser tests' browser) with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "note: chromium is not installed: the browser tests will be skipped (Debian/Ubuntu: sudo apt-get install chromium)"; \
-	  fi; }
+	$(call ensure_debian_package,chromium,chromium,the browser tests' browser,the browser tests will be skipped)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
