@@ -29,13 +29,13 @@ import nbformat
 from nbconvert.filters import markdown2html
 from nbgrader import utils
 
+from course_utils import offline
 from course_utils.grading.course import Course
 from course_utils.grading.repair import load_submission
 
 __all__ = ["Question", "Answer", "manual_questions", "collect_answers", "render_page", "write_written", "cmd_written",
-           "default_mathjax_url", "render_student_markdown"]
+           "render_student_markdown"]
 
-CDN_MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_HTML"
 _BLANK_STUBS = ("YOUR ANSWER HERE", "# YOUR CODE HERE\nraise NotImplementedError()")
 
 # Student markdown: raw HTML escaped, harmful URLs replaced (mistune's HTMLRenderer), math kept for MathJax.
@@ -60,16 +60,6 @@ class Answer:
 def render_student_markdown(text: str) -> str:
     """A student's markdown as HTML with their raw HTML escaped and unsafe links removed."""
     return _student_markdown(text)
-
-
-def default_mathjax_url() -> str:
-    """MathJax from ``jupyter-server-mathjax`` when it is installed (a ``file:`` URL), else MathJax 2.7 from a CDN."""
-    try:
-        import jupyter_server_mathjax
-    except ImportError:
-        return CDN_MATHJAX
-    script = Path(jupyter_server_mathjax.__file__).resolve().parent / "static" / "MathJax.js"
-    return script.as_uri() + "?config=TeX-AMS_HTML" if script.is_file() else CDN_MATHJAX
 
 
 def _is_manual(cell) -> bool:
@@ -144,20 +134,10 @@ _ENVIRONMENT = jinja2.Environment(
 
 def render_page(assignment: str, questions: Sequence[Question], answers: dict[str, list[Answer]], *,
                 mathjax_url: str | None = None) -> str:
-    """The HTML page for ``assignment``."""
+    """The HTML page for ``assignment``; by default it loads MathJax from a ``mathjax/`` folder beside it."""
     template = _ENVIRONMENT.get_template("written.html.j2")
     return template.render(assignment=assignment, questions=questions, answers=answers,
-                           mathjax_url=mathjax_url or default_mathjax_url(), markup=markupsafe.Markup)
-
-
-def _offline_mathjax(destination: Path) -> str | None:
-    """Copy the course's offline MathJax beside the pages and return its relative URL (None without the helper)."""
-    try:
-        from course_utils import offline
-    except ImportError:
-        return None
-    offline.copy_mathjax(destination)
-    return offline.mathjax_url()
+                           mathjax_url=mathjax_url or offline.mathjax_url(), markup=markupsafe.Markup)
 
 
 def write_written(course: Course, assignment: str, destination: Path, *, mathjax_url: str | None = None) -> Path:
@@ -166,7 +146,8 @@ def write_written(course: Course, assignment: str, destination: Path, *, mathjax
     ``mathjax_url``: the MathJax 2 script the page loads; default: the course's offline copy, written
     beside the page.
     """
-    mathjax_url = mathjax_url or _offline_mathjax(destination)
+    if mathjax_url is None:
+        offline.copy_mathjax(destination)
     questions = manual_questions(course, assignment)
     page = render_page(assignment, questions, collect_answers(course, assignment, questions), mathjax_url=mathjax_url)
     destination.mkdir(parents=True, exist_ok=True)
