@@ -47,13 +47,17 @@ from course_utils.grading.stderr_filter import StderrIsNotAnError  # noqa: E402
 c.Autograde.sanitize_preprocessors = [
     RepairFromRelease, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
-# Run the notebook contained (inside bubblewrap where it works: course_utils/grading/bubblewrap.py; a scratch
-# folder, limits, a dead kernel does not abort it), then check every test cell again outside the student's
-# kernel, in sandboxed processes, before the coordinator saves the scores.
-c.Autograde.autograde_preprocessors = [
+# A grading job (course_utils/grading/job.py, on a Dask worker): run the notebook contained (inside bubblewrap
+# where it works: course_utils/grading/bubblewrap.py; a scratch folder, limits, a dead kernel does not abort it),
+# then check every test cell again outside the student's kernel, in sandboxed processes.
+from course_utils.grading.job_result import GradingJobResult  # noqa: E402
+
+c.WorkerPipeline.preprocessors = [
     ContainedExecute, IgnorePattern, StderrIsNotAnError, ClearMetadataPreprocessor, IndependentCheck, LimitOutput,
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
+# The coordinator alone saves the scores: it takes each job's graded notebook (or, in a plain nbgrader
+# autograde, runs the job right here) before nbgrader's own steps.
+c.Autograde.autograde_preprocessors = [GradingJobResult, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.ContainedExecute.memory_mb = 6144
 c.IndependentCheck.memory_mb = 6144
 c.IndependentCheck.item_timeout = 60
@@ -72,6 +76,14 @@ c.HTMLExporter.extra_template_basedirs = FEEDBACK_TEMPLATE_DIRS
 from course_utils.offline import feedback_config  # noqa: E402
 
 feedback_config(c)
+
+# --- Collecting an LMS download (make collect, or nbgrader zip_collect; course_utils/grading/zipcollect.py) ---
+# No member of a zip is written by its own path; Canvas, Moodle, Blackboard and plain names say whose notebook
+# it is; its submission time goes to timestamp.txt; a different notebook already collected is kept.
+from course_utils.grading.zipcollect import LmsCollector, SafeExtractor  # noqa: E402
+
+c.ZipCollectApp.extractor_plugin = SafeExtractor
+c.ZipCollectApp.collector_plugin = LmsCollector
 
 # --- Due dates and late penalties (course_utils/grading/late.py) -------------------------------------
 # The one setting: each assignment's due date (an assignment not listed is never late) and the penalty,

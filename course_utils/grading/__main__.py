@@ -2,11 +2,11 @@
 
 Commands:
   release    regenerate notebooks/ from solutions/ for every assignment
-  grade      autograde every submission under submitted/ (--jobs nbgrader runs side by side),
-             print the score table (lateness and penalty when a due date is set) and what happened to whom
-             (repairs, crashes, overruled checks); re-releases a chapter into the gradebook only when its
-             source changed;
-             with nothing submitted, grade the demo class (build/demo_class/) instead
+  grade      autograde every submission under submitted/ on a Dask cluster (--jobs local workers, or
+             --scheduler tcp://host:port), print the score table (lateness and penalty when a due date
+             is set) and what happened to whom (repairs, crashes, overruled checks, what the independent
+             check could not run); stops when notebooks/ is not what solutions/ releases (make release);
+             with nothing submitted, grade a demo class (build/demo_class/) instead
   collect    place a zip of notebooks downloaded from an LMS into submitted/<student>/<assignment>/
              (with timestamp.txt, the submission time nbgrader checks against the due date)
   feedback   write HTML feedback per student (feedback/<student>/<assignment>/)
@@ -17,42 +17,19 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-import nbformat
-
 from course_utils.grading import bubblewrap, written
-from course_utils.grading.adversarial import adversarial_for, write_adversarial
-from course_utils.grading.autograde import default_jobs, format_outcomes, grade_assignment
+from course_utils.grading.autograde import format_outcomes, grade_assignment
+from course_utils.grading.cluster import SCHEDULER_VARIABLE, default_jobs, grading_client
 from course_utils.grading.collect import cmd_collect
-from course_utils.grading.course import Course, NbgraderError, find_course_root
+from course_utils.grading.course import Course, NbgraderError, ReleaseMismatch, find_course_root
+from course_utils.grading.demo_class import DEMO_DIR, SELECTIONS, build_demo_class, demo_notes
 from course_utils.grading.late import DueDateError, record_due_dates
-from course_utils.grading.planted import planted_for
 from course_utils.grading.report import format_table, read_scores
 from course_utils.grading.release import ReleaseSettingError, read_public_repository, stamp_solutions
-from course_utils.grading.submissions import fill_submission, write_submission
-
-DEMO_DIR = Path("build") / "demo_class"
-
-
-def build_demo_class(course: Course, destination: Path, *, adversarial: bool = True) -> Course:
-    """A scratch course at ``destination`` whose submitted/ holds every assignment's planted submissions.
-
-    With ``adversarial``, also the submissions that try to fool or break the grader, honest alternative
-    solutions and damaged notebooks (:mod:`course_utils.grading.adversarial`).
-    """
-    demo = Course.scratch_copy(course, destination)
-    for assignment in demo.assignments:
-        demo.release(assignment)
-        release = nbformat.read(demo.release_notebook(assignment), as_version=4)
-        source = nbformat.read(demo.source_notebook(assignment), as_version=4)
-        for planted in planted_for(assignment):
-            notebook = fill_submission(release, source, planted.replacements, blank=planted.blank)
-            write_submission(notebook, demo.submission_path(planted.student_id, assignment))
-        for submission in adversarial_for(assignment) if adversarial else ():
-            write_adversarial(submission, release, source, demo)
-    return demo
 
 
 def grading_course(course: Course) -> tuple[Course, bool]:
@@ -86,44 +63,40 @@ def sandbox_line() -> str:
 
 def cmd_grade(course: Course, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="grade")
-    parser.add_argument("--jobs", type=int, default=default_jobs(), help="students graded side by side (default: the cores)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="local Dask workers (default: the cores)")
+    parser.add_argument("--scheduler", default=os.environ.get(SCHEDULER_VARIABLE) or None,
+                        help=f"a Dask scheduler's address, tcp://host:port (default: ${SCHEDULER_VARIABLE}; none: a local cluster)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the independent check's inputs (default: random)")
-    parser.add_argument("--demo-class", choices=("all", "planted"), default="all",
-                        help="with nothing submitted: grade every demo submission, or only the planted mistakes")
+    parser.add_argument("--demo-class", choices=SELECTIONS, default="sample",
+                        help="with nothing submitted: a sample of each kind of submission, every planted mistake, or all")
     args = parser.parse_args(argv)
     print(sandbox_line(), flush=True)
     demo = not course.students_submitted()
     if demo:
         print(f"Nothing under {course.root / 'submitted'}: grading the demo class in {DEMO_DIR}/ instead.")
-        target = build_demo_class(course, course.root / DEMO_DIR, adversarial=args.demo_class == "all")
+        target = build_demo_class(course, course.root / DEMO_DIR, args.demo_class)
     else:
         target = course
-    db_url = f"sqlite:///{target.root / 'gradebook.db'}"
-    for assignment in target.assignments:
-        students = [s for s in target.students_submitted() if target.submission_path(s, assignment).is_file()]
-        if not students:
-            continue  # nobody handed it in: nothing to release into the gradebook or to grade
-        if not demo:
-            # The gradebook needs the assignment (and its hidden tests) as released; the source decides whether
-            # that is still the last release.
-            if target.release_if_changed(assignment):
-                print(f"released {assignment} into the gradebook (its source changed since the last release)")
-            else:
-                print(f"not re-releasing {assignment}: its source is unchanged since the last release")
-        due = record_due_dates(target.root, db_url, [assignment])[assignment]
-        if due is not None:
-            print(f"{assignment} is due {due:%Y-%m-%d %H:%M} UTC (c.LatePenalty.due_dates in nbgrader_config.py)")
-        print(f"Autograding {assignment}: {len(students)} submission(s), {min(args.jobs, len(students))} at a time...", flush=True)
-        outcomes = grade_assignment(target, assignment, students, jobs=args.jobs, seed=args.seed)
-        notes = {p.student_id: p.description for p in planted_for(assignment)} if demo else {}
-        if demo:
-            notes.update({a.student_id: a.attempt for a in adversarial_for(assignment)})
-        table = read_scores(db_url, assignment)
-        print(format_table(table, notes))
-        report = format_outcomes(outcomes)
-        if report:
-            print(report)
-        print()
+    handed_in = {a: [s for s in target.students_submitted() if target.submission_path(s, a).is_file()] for a in target.assignments}
+    handed_in = {a: students for a, students in handed_in.items() if students}  # nobody handed it in: nothing to grade
+    if not demo:
+        for assignment in handed_in:  # the gradebook needs the assignment as released; notebooks/ is never rewritten here
+            checked = target.check_release(assignment)
+            print(f"{assignment}: notebooks/ is what solutions/ releases" + (" (recorded in the gradebook)" if checked else ""))
+    workers = max(1, min(args.jobs, max(map(len, handed_in.values()), default=1)))
+    where = args.scheduler or f"{workers} local worker(s)"
+    with grading_client(workers, args.scheduler) as client:
+        for assignment, students in handed_in.items():
+            due = record_due_dates(target.root, target.db_url, [assignment])[assignment]
+            if due is not None:
+                print(f"{assignment} is due {due:%Y-%m-%d %H:%M} UTC (c.LatePenalty.due_dates in nbgrader_config.py)")
+            print(f"Autograding {assignment}: {len(students)} submission(s) on {where}...", flush=True)
+            outcomes = grade_assignment(target, assignment, students, seed=args.seed, client=client)
+            print(format_table(read_scores(target.db_url, assignment), demo_notes(assignment) if demo else {}))
+            report = format_outcomes(outcomes)
+            if report:
+                print(report)
+            print()
     return 0
 
 
@@ -169,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in WITH_ARGUMENTS:
             return COMMANDS[args.command](course, rest)
         return COMMANDS[args.command](course)
-    except (NbgraderError, FileNotFoundError, ReleaseSettingError, DueDateError) as error:
+    except (NbgraderError, FileNotFoundError, ReleaseSettingError, DueDateError, ReleaseMismatch) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -1,32 +1,50 @@
-"""Autograde a class: one nbgrader process per submission, several side by side, and a report of what happened.
+"""Autograde a class on a Dask cluster; the coordinator alone writes the gradebook.
 
-:func:`grade_assignment` checks every submitted notebook can be read (a damaged file is reported
-and skipped, never changed), then grades: with ``jobs=1``, in one ``nbgrader autograde`` run for
-the whole class; with more, in about three runs per worker, ``jobs`` runs side by side. Every
-student's notebook still gets its own kernel and its own re-check processes, so students stay
-isolated from each other; batching only pays nbgrader's own start-up (about 5 s) a few times
-instead of once per student, which is what lets parallel grading scale with the cores. All runs
-share one random seed for the independent check, so the reference record is computed once per
-assignment, and a student's scores do not depend on which worker graded them or in which order. Re-running keeps manual grades and comments (nbgrader
-updates only the automatic scores) and never touches ``submitted/``.
+:func:`grade_assignment` grades one assignment in three steps:
+
+1. Here, in the coordinator: every submitted notebook is read (a damaged file is reported and skipped,
+   never changed) and sanitized as nbgrader sanitizes it (:mod:`course_utils.grading.sanitize`).
+2. On the cluster (:mod:`course_utils.grading.cluster`): one grading job per student
+   (:func:`course_utils.grading.job.grade_job`: the notebook executed in its sandboxed kernel and
+   re-checked in sandboxed processes). Workers never open the gradebook. Every job of a class shares one
+   random seed for the independent check, so the reference record is computed once per worker and a
+   student's scores do not depend on which worker graded them or in which order.
+3. Here again: one ``nbgrader autograde`` run for the whole class whose first autograde preprocessor
+   (:class:`course_utils.grading.job_result.GradingJobResult`) takes each student's graded notebook from
+   the results folder, followed by nbgrader's ``SaveAutoGrades``, ``AssignLatePenalties`` and
+   ``CheckCellMetadata``. The gradebook is SQLite by default, or whatever ``CourseDirectory.db_url`` names
+   (PostgreSQL for one shared by several machines).
+
+Re-running keeps manual grades and comments (nbgrader updates only the automatic scores) and never
+touches ``submitted/``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import nbformat
 
+from course_utils.grading.cluster import default_jobs, grading_client
 from course_utils.grading.course import Course
+from course_utils.grading.job import GradedNotebook, GradingJob, grade_job, load_course_config
+from course_utils.grading.job_result import result_paths
 from course_utils.grading.repair import load_submission
+from course_utils.grading.sanitize import sanitize_submission
 from course_utils.grading.scan import format_flags, scan_notebook
 
-__all__ = ["StudentOutcome", "grade_assignment", "format_outcomes", "default_jobs"]
+__all__ = ["StudentOutcome", "grade_assignment", "format_outcomes", "default_jobs", "RESULTS_DIR"]
+
+RESULTS_DIR = Path("build") / "grading_results"
+"""Where, under the course root, the coordinator keeps the workers' graded notebooks while nbgrader saves them."""
 
 
 @dataclass
@@ -40,14 +58,7 @@ class StudentOutcome:
     events: list[str] = field(default_factory=list)  # kernel deaths, time-outs, crashes in the re-check
     overruled: list[str] = field(default_factory=list)  # test cells the kernel passed but the independent check failed
     flags: list[str] = field(default_factory=list)  # constructs the static scan found, for a person to look at
-
-
-def default_jobs() -> int:
-    """Parallel graders: one per core the process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    cell_errors: dict[str, str] = field(default_factory=dict)  # answer cell -> what the re-check could not run in it
 
 
 def _read_outcome(course: Course, student: str, assignment: str, outcome: StudentOutcome) -> None:
@@ -59,6 +70,7 @@ def _read_outcome(course: Course, student: str, assignment: str, outcome: Studen
     meta = notebook.get("metadata", {}).get("course_grading", {})
     outcome.repairs = list(meta.get("repairs", []))
     outcome.events = list(dict.fromkeys(meta.get("events", [])))
+    outcome.cell_errors = dict(meta.get("cell_errors", {}))
     recheck = meta.get("recheck", {})
     for cell in notebook.get("cells", []):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -77,71 +89,95 @@ def _failure(output: str, student: str) -> str:
     return "nbgrader could not grade this notebook:\n      " + "\n      ".join(tail)
 
 
-def _run_nbgrader(course: Course, assignment: str, args: list[str], env: dict[str, str]) -> str:
-    """Run ``nbgrader autograde``, again if the gradebook was busy; return its output."""
-    for attempt in range(3):
-        result = course.nbgrader("autograde", assignment, *args, "--force", "--log-level=WARN", check=False, env=env)
-        output = result.stdout + result.stderr
-        if result.returncode == 0 or "database is locked" not in output or attempt == 2:
-            return output if result.returncode != 0 else ""
-    return ""  # pragma: no cover
-
-
-def _readable(course: Course, assignment: str, students: Sequence[str]) -> tuple[list[str], dict[str, StudentOutcome], dict[str, list[str]]]:
-    """Students whose notebook can be read, outcomes for those whose cannot, and the static scan's flags."""
-    readable, refused, flags = [], {}, {}
+def _sanitized(course: Course, assignment: str, students: Sequence[str]) -> tuple[dict[str, str], dict[str, StudentOutcome], dict[str, list[str]]]:
+    """Sanitized notebook JSON per gradable student, outcomes for those that cannot be graded, the static scan's flags."""
+    config = load_course_config(course.root)
+    notebooks, refused, flags = {}, {}, {}
     for student in students:
         notebook, problems = load_submission(course.submission_path(student, assignment))
         if notebook is None:
             refused[student] = StudentOutcome(student, graded=False, problems=problems)
-        else:
-            readable.append(student)
-            flags[student] = format_flags(scan_notebook(notebook))
-    return readable, refused, flags
+            continue
+        flags[student] = format_flags(scan_notebook(notebook))
+        try:
+            notebooks[student] = nbformat.writes(sanitize_submission(course, student, assignment, config))
+        except Exception as error:  # noqa: BLE001 - nbgrader's own checks (cell metadata) refuse it
+            refused[student] = StudentOutcome(student, graded=False, flags=flags[student],
+                                              problems=[f"nbgrader could not prepare this notebook: {error}"])
+    return notebooks, refused, flags
 
 
-def _batches(students: Sequence[str], jobs: int) -> list[list[str]]:
-    """Students split into the nbgrader runs that grade them.
+def run_jobs(client: Any, jobs: Sequence[GradingJob]) -> list[GradedNotebook]:
+    """Every job graded on ``client``'s cluster; results in the order of ``jobs``."""
+    from distributed import as_completed
 
-    One run for everyone when ``jobs`` is 1; otherwise about three runs per worker, dealt round-robin, so
-    the workers stay busy to the end while nbgrader's start-up is paid a few times, not once a student.
-    """
-    if not students:
-        return []
-    count = 1 if jobs == 1 else min(len(students), 3 * jobs)
-    return [list(students[k::count]) for k in range(count)]
+    futures = client.map(grade_job, list(jobs), pure=False, key=[f"grade-{j.assignment}-{j.student}-{secrets.token_hex(4)}" for j in jobs])
+    results: dict[str, GradedNotebook] = {}
+    for future in as_completed(futures):
+        job = jobs[futures.index(future)]
+        try:
+            results[job.student] = future.result()
+        except Exception as error:  # noqa: BLE001 - a worker lost, or the job could not be shipped
+            results[job.student] = GradedNotebook(job.student, None, "", f"the grading job was lost: {error}")
+    return [results[job.student] for job in jobs]
+
+
+def _save_grades(course: Course, assignment: str, graded: Sequence[str], results_dir: Path, seed: int) -> str:
+    """The coordinator's one ``nbgrader autograde`` run over ``graded``; its output when it failed."""
+    everyone = set(course.students_submitted())
+    others = sorted(everyone - set(graded))
+    selection = [f"--student={graded[0]}"] if len(graded) == 1 else (
+        [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else [])
+    result = course.nbgrader("autograde", assignment, *selection, "--force", "--log-level=WARN",
+                             f"--GradingJobResult.results_directory={results_dir}", check=False,
+                             env={"COURSE_RECHECK_SEED": str(seed)})
+    return "" if result.returncode == 0 else result.stdout + result.stderr
 
 
 def grade_assignment(course: Course, assignment: str, students: Sequence[str], *, jobs: int | None = None,
-                     seed: int | None = None) -> list[StudentOutcome]:
-    """Autograde ``students``' submissions of ``assignment``; return one outcome per student, in order."""
-    seed = seed or secrets.randbelow(2**31 - 1) + 1
-    env = {"COURSE_RECHECK_SEED": str(seed)}
-    readable, outcomes, flags = _readable(course, assignment, students)
-    jobs = max(1, min(jobs or default_jobs(), len(readable) or 1))
+                     seed: int | None = None, scheduler: str | None = None, client: Any = None) -> list[StudentOutcome]:
+    """Autograde ``students``' submissions of ``assignment``; return one outcome per student, in order.
 
-    def finish(student: str, output: str) -> StudentOutcome:
+    The jobs run on ``client`` when given, else on ``scheduler``'s cluster (``tcp://host:port``), else on a
+    ``LocalCluster`` of ``jobs`` workers (default: one per core) made for this call.
+    """
+    seed = seed or secrets.randbelow(2**31 - 1) + 1
+    notebooks, outcomes, flags = _sanitized(course, assignment, students)
+    jobs_to_run = [GradingJob(str(course.root), assignment, student, notebook, seed) for student, notebook in notebooks.items()]
+    results: list[GradedNotebook] = []
+    if jobs_to_run:
+        workers = max(1, min(jobs or default_jobs(), len(jobs_to_run)))
+        with nullcontext(client) if client is not None else grading_client(workers, scheduler) as active:
+            results = run_jobs(active, jobs_to_run)
+    (course.root / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    results_dir = Path(tempfile.mkdtemp(prefix=f"{assignment}-", dir=course.root / RESULTS_DIR))
+    try:
+        for result in results:
+            if result.notebook is None:
+                outcomes[result.student] = StudentOutcome(result.student, graded=False, flags=flags.get(result.student, []),
+                                                          problems=[result.error or "the grading job gave nothing back"])
+                continue
+            notebook_path, digest_path = result_paths(results_dir, result.student)
+            notebook_path.write_text(result.notebook)
+            digest_path.write_text(result.input_digest + "\n")
+        graded = [r.student for r in results if r.notebook is not None]
+        output = _save_grades(course, assignment, graded, results_dir, seed) if graded else ""
+    finally:
+        shutil.rmtree(results_dir, ignore_errors=True)
+    for student in graded:
         outcome = StudentOutcome(student, graded=True, flags=flags.get(student, []))
         _read_outcome(course, student, assignment, outcome)
         if not outcome.graded:
             outcome.problems.append(_failure(output, student) if output else "no graded notebook was written; see .nbgrader.log")
-        return outcome
-
-    everyone = set(course.students_submitted())
-
-    def grade_batch(batch: list[str]) -> list[StudentOutcome]:
-        others = sorted(everyone - set(batch))
-        args = [f"--student={batch[0]}"] if len(batch) == 1 else (
-            [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else [])
-        output = _run_nbgrader(course, assignment, args, env)
-        return [finish(student, output) for student in batch]
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for batch_outcomes in pool.map(grade_batch, _batches(readable, jobs)):
-            outcomes.update({o.student: o for o in batch_outcomes})
+        outcomes[student] = outcome
     for cache in (course.root / ".recheck").glob(f"{assignment}-{seed}-*"):  # this run's reference record
         shutil.rmtree(cache, ignore_errors=True)
     return [outcomes[student] for student in students]
+
+
+def _gist(text: str, width: int = 100) -> str:
+    line = next((part.strip() for part in str(text).strip().splitlines()[::-1] if part.strip()), "")
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def format_outcomes(outcomes: Sequence[StudentOutcome]) -> str:
@@ -153,6 +189,9 @@ def format_outcomes(outcomes: Sequence[StudentOutcome]) -> str:
         notes += [f"contained: {e}" for e in outcome.events]
         if outcome.overruled:
             notes.append("the independent check failed cells the notebook's own run passed: " + ", ".join(outcome.overruled))
+        if outcome.cell_errors:
+            notes.append("the independent check could not run: " + "; ".join(
+                f"{cell} ({_gist(error)})" for cell, error in outcome.cell_errors.items()))
         if outcome.flags:
             notes.append("flagged for a person to read (the score is unchanged): " + "; ".join(outcome.flags))
         if notes:

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Course", "find_course_root", "NbgraderError", "OFF_LIMITS"]
+__all__ = ["Course", "find_course_root", "NbgraderError", "ReleaseMismatch", "OFF_LIMITS"]
 
 OFF_LIMITS = ("solutions", "source", "submitted", "autograded", "feedback", "gradebook.db", ".recheck", "release", "build")
 """Folders and files of a course root that a student's code may not touch while it is graded."""
@@ -26,6 +26,23 @@ _NOT_SOURCE = frozenset({".ipynb_checkpoints", "__pycache__"})
 
 class NbgraderError(RuntimeError):
     """An nbgrader command failed; the message carries its output."""
+
+
+class ReleaseMismatch(RuntimeError):
+    """``notebooks/<id>`` is not what ``solutions/<id>`` releases: grading would not match what students saw."""
+
+
+def release_cells(path: Path) -> list[tuple[str, str, str]]:
+    """What a student sees of a released notebook and nbgrader grades: each cell's type, source and nbgrader metadata.
+
+    Cell ids, outputs and the rest of the metadata are left out: they change between releases without
+    changing the assignment.
+    """
+    import json
+
+    notebook = json.loads(path.read_text())
+    return [(cell.get("cell_type", ""), "".join(cell.get("source", "")),
+             json.dumps(cell.get("metadata", {}).get("nbgrader", {}), sort_keys=True)) for cell in notebook.get("cells", [])]
 
 
 def find_course_root(start: Path | None = None) -> Path:
@@ -56,6 +73,18 @@ class Course:
 
     def release_notebook(self, assignment: str) -> Path:
         return self.root / "notebooks" / assignment / f"{assignment}.ipynb"
+
+    @property
+    def db_url(self) -> str:
+        """The gradebook: ``CourseDirectory.db_url`` of nbgrader_config.py, a relative SQLite path made absolute."""
+        from course_utils.grading.job import load_course_config
+
+        config = load_course_config(self.root)
+        url = str(config.CourseDirectory.db_url) if "db_url" in config.CourseDirectory else "sqlite:///gradebook.db"
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url[len(prefix):].startswith("/"):
+            url = prefix + str(self.root / url[len(prefix):])
+        return url
 
     def submission_path(self, student: str, assignment: str) -> Path:
         return self.root / "submitted" / student / assignment / f"{assignment}.ipynb"
@@ -89,14 +118,22 @@ class Course:
     def release(self, assignment: str) -> None:
         """Regenerate ``notebooks/<assignment>/`` from ``solutions/`` and record the assignment in the gradebook.
 
-        Also stamps the source's digest under ``build/release_stamps/``, so :meth:`release_if_changed` (what
-        ``make grade`` calls) can skip a chapter whose source has not changed since. A change to
-        ``nbgrader_config.py`` alone does not count: run ``make release`` after one.
+        Also stamps the source's and the release's digests under ``build/release_stamps/``, so
+        :meth:`check_release` (what ``make grade`` calls) can skip comparing a chapter neither of which has
+        changed since. A change to ``nbgrader_config.py`` alone does not count: run ``make release`` after one.
         """
         self.nbgrader("generate_assignment", assignment, "--force", "--log-level=WARN")
+        self._write_stamp(assignment)
+
+    def _write_stamp(self, assignment: str) -> None:
         stamp = self._release_stamp(assignment)
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(self.source_digest(assignment) + "\n")
+        stamp.write_text(f"{self.source_digest(assignment)} {self.release_digest(assignment)}\n")
+
+    def release_digest(self, assignment: str) -> str:
+        """SHA-256 of the released notebook's file (empty when there is none)."""
+        path = self.release_notebook(assignment)
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
     def source_digest(self, assignment: str) -> str:
         """SHA-256 over every file of ``solutions/<assignment>/`` (the notebook, its hidden tests, data files)."""
@@ -117,26 +154,52 @@ class Course:
         stamp = self._release_stamp(assignment)
         if not stamp.is_file() or not self.release_notebook(assignment).is_file():
             return False
-        if stamp.read_text().strip() != self.source_digest(assignment):
+        if stamp.read_text().split() != [self.source_digest(assignment), self.release_digest(assignment)]:
             return False
         return self._in_gradebook(assignment)
 
     def _in_gradebook(self, assignment: str) -> bool:
-        if not (self.root / "gradebook.db").is_file():
+        url = self.db_url
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
             return False
         from nbgrader.api import Gradebook, MissingEntry
 
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
+        with Gradebook(url) as gradebook:
             try:
                 return bool(gradebook.find_assignment(assignment).notebooks)
             except MissingEntry:
                 return False
 
-    def release_if_changed(self, assignment: str) -> bool:
-        """:meth:`release` unless the last release was made from this very source; True if it released."""
+    def check_release(self, assignment: str) -> bool:
+        """Make sure ``notebooks/<assignment>`` is what ``solutions/`` releases, and the gradebook knows it.
+
+        Never writes ``notebooks/`` (``make release`` does). Returns False when the last release's stamp
+        already vouches for both; otherwise generates the assignment into a scratch course, recording it in
+        this course's gradebook, compares the cells (:func:`release_cells`) and returns True, or raises
+        :class:`ReleaseMismatch` when they differ (the gradebook then holds the assignment as solutions/
+        releases it, which is what ``make release`` writes too).
+        """
         if self.release_is_current(assignment):
             return False
-        self.release(assignment)
+        released = self.release_notebook(assignment)
+        if not released.is_file():
+            raise ReleaseMismatch(f"{released.relative_to(self.root)} does not exist: run `make release` "
+                                  "(and commit notebooks/) before grading")
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="release-check-") as scratch:
+            generated = Course.scratch_copy(self, Path(scratch) / "course")
+            generated.nbgrader("generate_assignment", assignment, "--force", "--log-level=WARN",
+                               f"--CourseDirectory.db_url={self.db_url}")
+            expected = release_cells(generated.release_notebook(assignment))
+        actual = release_cells(released)
+        if actual != expected:
+            differ = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+            raise ReleaseMismatch(
+                f"{released.relative_to(self.root)} is not what solutions/{assignment} releases (cell {differ} differs; "
+                f"{len(actual)} cells against {len(expected)}): run `make release` to regenerate notebooks/, "
+                "then grade again")
+        self._write_stamp(assignment)
         return True
 
     @classmethod
