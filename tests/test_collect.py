@@ -303,3 +303,132 @@ def test_cmd_collect_errors(tmp_path: Path, course, capsys) -> None:
     with pytest.raises(SystemExit):
         cmd_collect(course, [str(tmp_path / "not.zip"), "--pattern", "(?P<name>x)"])
     assert "needs a named group" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------
+# Through nbgrader's zip_collect: submission times, several assignments, the plugins on their own, late work
+# --------------------------------------------------------------------------------------------------
+
+
+def _member(name: str, when: tuple[int, ...]) -> zipfile.ZipInfo:
+    return zipfile.ZipInfo(name, date_time=when)
+
+
+def test_each_submission_time_lands_in_timestamp_txt(tmp_path: Path, course) -> None:
+    from course_utils.grading.late import read_timestamp
+
+    path = tmp_path / "d.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        # Blackboard's name carries the time; a plain name takes the zip entry's.
+        archive.writestr(_member("01_sgd_jsmith_attempt_2026-11-20-10-30-05_01_sgd.ipynb", (2026, 12, 1, 0, 0, 0)), b"a")
+        archive.writestr(_member("adoe_01_sgd.ipynb", (2026, 11, 19, 8, 15, 30)), b"b")
+    report = collect(path, course)
+    assert report.ok and len(report.placed) == 2
+    import datetime as dt
+
+    assert read_timestamp(course.submission_path("jsmith", "01_sgd").parent) == dt.datetime(2026, 11, 20, 10, 30, 5)
+    assert read_timestamp(course.submission_path("adoe", "01_sgd").parent) == dt.datetime(2026, 11, 19, 8, 15, 30)
+
+
+def test_a_zip_for_several_assignments_is_staged_for_each(tmp_path: Path, course) -> None:
+    members = {"jsmith_01_sgd.ipynb": b"a", "jsmith_03_adamw.ipynb": b"b", "nobody.ipynb": b"c"}
+    report = collect(make_zip(tmp_path / "term.zip", members), course)
+    assert placed_map(report) == {"jsmith_01_sgd.ipynb": ("jsmith", "01_sgd"), "jsmith_03_adamw.ipynb": ("jsmith", "03_adamw")}
+    assert list(unplaced_map(report)) == ["nobody.ipynb"]  # reported once, though both runs saw it
+    for assignment in ("01_sgd", "03_adamw"):
+        assert (course.root / "downloaded" / assignment / "archive" / "term.zip").is_file()
+    assert not (course.root / "downloaded" / "02_rmsprop_adam").exists()
+
+
+def test_nbgrader_zip_collect_uses_the_course_plugins(tmp_path: Path, course) -> None:
+    """``nbgrader zip_collect`` itself, configured only by nbgrader_config.py's collector lines."""
+    import subprocess
+    import sys
+
+    (course.root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "from course_utils.grading.zipcollect import LmsCollector, SafeExtractor\n"
+        "c.ZipCollectApp.extractor_plugin = SafeExtractor\n"
+        "c.ZipCollectApp.collector_plugin = LmsCollector\n"
+    )
+    archive = course.root / "downloaded" / "01_sgd" / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "canvas.zip", "w") as download:
+        download.writestr(_member("smithjane_12345_67890_01_sgd.ipynb", (2026, 11, 2, 7, 0, 0)), b"jane")
+        download.writestr("../../evil_01_sgd.ipynb", b"evil")
+        download.writestr("roeann_999_67892_02_rmsprop_adam.ipynb", b"other assignment")
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "zip_collect", "01_sgd"], cwd=course.root,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert course.submission_path("12345", "01_sgd").read_bytes() == b"jane"
+    assert (course.submission_path("12345", "01_sgd").parent / "timestamp.txt").read_text().startswith("2026-11-02 07:00:00")
+    assert course.students_submitted() == ["12345"]
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == b"evil"] == []
+    assert "unsafe path" in result.stderr  # nbgrader's log says why the member was not placed
+
+
+# A scratch course with one small exercise, a due date and the course's penalty rule; one submission on time,
+# one 36 hours late, both collected from one zip and autograded by nbgrader.
+_DUE = "2026-10-12 23:59:00 UTC"
+_LATE_CONFIG = f"""c = get_config()
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+from course_utils.grading.late import LatePenalty
+from course_utils.grading.zipcollect import LmsCollector, SafeExtractor
+c.ZipCollectApp.extractor_plugin = SafeExtractor
+c.ZipCollectApp.collector_plugin = LmsCollector
+c.AssignLatePenalties.plugin_class = LatePenalty
+c.LatePenalty.due_dates = {{"hw": "{_DUE}"}}
+c.LatePenalty.fraction_per_day = 0.25
+"""
+
+
+def _small_exercise():
+    import nbformat
+
+    def cell(source: str, grade_id: str, **flags):
+        metadata = {"grade": False, "solution": False, "locked": False, "task": False, "schema_version": 3,
+                    "grade_id": grade_id, **flags}
+        return nbformat.v4.new_code_cell(source, metadata={"nbgrader": metadata})
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        cell("### BEGIN SOLUTION\nx = 2\n### END SOLUTION", "answer", solution=True),
+        cell("assert x == 2", "test_answer", grade=True, locked=True, points=4),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+@pytest.mark.slow
+def test_a_late_collected_submission_pays_the_configured_penalty(tmp_path: Path) -> None:
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    from course_utils.grading.course import Course
+    from course_utils.grading.late import record_due_dates
+
+    root = tmp_path / "course"
+    (root / "solutions" / "hw").mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(_LATE_CONFIG)
+    nbformat.write(_small_exercise(), root / "solutions" / "hw" / "hw.ipynb")
+    course = Course(root)
+    course.nbgrader("generate_assignment", "hw", "--log-level=WARN")
+    release = course.release_notebook("hw").read_text()
+    assert "raise NotImplementedError()" in release
+    answered = release.replace("raise NotImplementedError()", "x = 2").encode()
+    download = tmp_path / "hw.zip"
+    with zipfile.ZipFile(download, "w") as archive:
+        archive.writestr(_member("alice_hw.ipynb", (2026, 10, 12, 20, 15, 0)), answered)
+        archive.writestr(_member("bob_hw.ipynb", (2026, 10, 14, 11, 59, 58)), answered)  # 36 h late: 2 started days
+    report = collect(download, course)
+    assert report.ok and sorted(s for _, s, _ in report.placed) == ["alice", "bob"], report.format()
+
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    record_due_dates(root, db_url, ["hw"])
+    course.nbgrader("autograde", "hw", "--log-level=WARN")
+    with Gradebook(db_url) as gradebook:
+        alice, bob = (gradebook.find_submission("hw", student) for student in ("alice", "bob"))
+        assert alice.score == 4 and not alice.late_submission_penalty
+        assert bob.late_submission_penalty == pytest.approx(2 * 0.25 * 4)
+        assert bob.score == 4  # the gradebook keeps the raw score; the penalty is taken off in the grade (export)
