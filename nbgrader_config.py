@@ -85,14 +85,6 @@ from course_utils.grading.zipcollect import LmsCollector, SafeExtractor  # noqa:
 c.ZipCollectApp.extractor_plugin = SafeExtractor
 c.ZipCollectApp.collector_plugin = LmsCollector
 
-# --- Collecting an LMS download (make collect, or nbgrader zip_collect; course_utils/grading/zipcollect.py) ---
-# No member of a zip is written by its own path; Canvas, Moodle, Blackboard and plain names say whose notebook
-# it is; its submission time goes to timestamp.txt; a different notebook already collected is kept.
-from course_utils.grading.zipcollect import LmsCollector, SafeExtractor  # noqa: E402
-
-c.ZipCollectApp.extractor_plugin = SafeExtractor
-c.ZipCollectApp.collector_plugin = LmsCollector
-
 # --- Due dates and late penalties (course_utils/grading/late.py) -------------------------------------
 # The one setting: each assignment's due date (an assignment not listed is never late) and the penalty,
 # a share of the assignment's points per day or part of a day late (the score never goes below 0).
