@@ -1,0 +1,1 @@
+raise SystemExit("a torch.py beside the notebook took over the import")
