@@ -3,19 +3,17 @@ mistake fails exactly the checks of the cells it must lose (so the visible check
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from conftest import ASSIGNMENTS, answer_namespace
-from course_utils.checks import CheckFailed
+from course_utils.checks import CheckFailed, checks_for
 from course_utils.grading.planted import BLANK, REFERENCE, planted_for
 
 pytestmark = pytest.mark.usefixtures("restore_patched_modules")
 
 
 def registry(assignment: str) -> dict:
-    return importlib.import_module(f"course_utils.checks.{assignment.split('_', 1)[1]}").CELL_CHECKS
+    return checks_for(assignment).CELL_CHECKS
 
 
 def run_cell_check(assignment: str, cell: str, namespace: dict, *, thorough: bool) -> None:

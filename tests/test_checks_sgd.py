@@ -9,10 +9,10 @@ from conftest import answer_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import sgd as checks
 from course_utils.grading.adversarial import ADVERSARIAL
-from course_utils.grading.planted import BLANK, PLANTED, REFERENCE, sgd_source
+from course_utils.grading.planted import BLANK, REFERENCE, planted_for, sgd_source
 from course_utils.grading.submissions import edit
 
-PLANTED_WRONG = [p for p in PLANTED["01_sgd"] if p.student_id not in (REFERENCE, BLANK)]
+PLANTED_WRONG = [p for p in planted_for("01_sgd") if p.student_id not in (REFERENCE, BLANK)]
 
 # Planted answers really patch torch and numpy (that is their point); undo it after each test.
 pytestmark = pytest.mark.usefixtures("restore_patched_modules")

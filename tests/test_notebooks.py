@@ -32,7 +32,9 @@ def test_every_solutions_notebook_has_a_student_twin(assignment: str) -> None:
 
 
 def _checks_module(assignment: str):
-    return importlib.import_module(f"course_utils.checks.{assignment.split('_', 1)[1]}")
+    from course_utils.checks import checks_for
+
+    return checks_for(assignment)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -7,10 +7,28 @@ which parameter, expected against got, and the name of the known mistake the num
 
 ``thorough=True`` runs the longer ladder used by the hidden tests; the visible check already covers
 every known mistake, so it never passes an answer the hidden tests would reject for those.
+
+Each chapter's module declares ``ASSIGNMENT`` and is found by it (:func:`checks_for`); its cases come from
+the chapter's spec (``course_utils/specs/``) and its known mistakes from ``course_utils/mistakes/``.
 """
 
 from __future__ import annotations
 
-from course_utils.checks.feedback import CheckFailed
+import importlib
+import types
 
-__all__ = ["CheckFailed"]
+from course_utils.checks.feedback import CheckFailed
+from course_utils.specs import module_for
+
+__all__ = ["CheckFailed", "checks_for"]
+
+_NOT_YET_MOVED = {"04_param_groups": "param_groups", "05_schedulers": "schedulers"}
+"""Transitional: check modules written before ``ASSIGNMENT`` was declared (removed once they declare it)."""
+
+
+def checks_for(assignment: str) -> types.ModuleType | None:
+    """The checks module of ``assignment`` (the one that declares ``ASSIGNMENT = assignment``), or None."""
+    module = module_for(__name__, assignment)
+    if module is None and assignment in _NOT_YET_MOVED:
+        module = importlib.import_module(f"{__name__}.{_NOT_YET_MOVED[assignment]}")
+    return module

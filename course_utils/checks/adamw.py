@@ -19,6 +19,8 @@ from course_utils.checks.optimizer_harness import OptimizerConfig, compare_optim
 from course_utils.checks.rmsprop_adam import ADAM_INVALID, adam_mistakes
 from course_utils.device import get_device
 
+ASSIGNMENT = "03_adamw"
+
 __all__ = ["ADAMW_DEFAULTS", "check_adamw_plain", "check_adamw_decay", "check_adamw_contract", "CELL_CHECKS"]
 
 ADAMW_DEFAULTS: Mapping[str, Any] = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01}

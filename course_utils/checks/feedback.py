@@ -10,9 +10,9 @@ import contextlib
 import math
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
-
 import torch
+
+from course_utils.tolerances import Tolerance, tolerance_for
 
 __all__ = [
     "CheckFailed",
@@ -46,29 +46,6 @@ class CheckFailed(AssertionError):
     def _render_traceback_(self) -> list[str]:
         """What IPython (JupyterLab, Colab, nbgrader's kernel) shows: the message alone, no traceback into the checks."""
         return ["CheckFailed:", *str(self.args[0]).strip("\n").splitlines()]
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Elementwise tolerance ``|got - expected| <= atol + rtol * |expected|``."""
-
-    rtol: float
-    atol: float
-
-    def __str__(self) -> str:
-        return f"rtol={self.rtol:g}, atol={self.atol:g}"
-
-
-def tolerance_for(dtype: torch.dtype) -> Tolerance:
-    """Tolerance for comparing an implementation against ``torch.optim`` in ``dtype``.
-
-    float64 leaves room only for the rounding of a different but equivalent order of operations.
-    """
-    if dtype == torch.float64:
-        return Tolerance(rtol=1e-9, atol=1e-12)
-    if dtype == torch.float32:
-        return Tolerance(rtol=2e-5, atol=1e-6)
-    return Tolerance(rtol=1e-2, atol=1e-3)
 
 
 def _plain(tensor: torch.Tensor) -> torch.Tensor:

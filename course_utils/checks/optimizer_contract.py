@@ -14,6 +14,7 @@ mistake in the update rule is scored by the numeric checks alone and never twice
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from course_utils.checks.optimizer_harness import (
     run_optimizer,
     student_error,
 )
+from course_utils.specs import ErrorOptimizerInput
 
 __all__ = ["check_contract", "state_tensors"]
 
@@ -85,30 +87,45 @@ def state_tensors(optimizer: Any, max_depth: int = 4) -> Iterator[torch.Tensor]:
 # --- the properties -------------------------------------------------------------------------------
 
 
-def expect_argument_validation(
-    student_class: type, invalid: Mapping[str, Any] | Sequence[tuple[str, Any]], exercise: str, device: torch.device
-) -> None:
-    """Each invalid hyper-parameter value must raise ValueError at construction, as torch.optim does.
+def _error_inputs(invalid: Mapping[str, Any] | Sequence[Any]) -> list[ErrorOptimizerInput]:
+    """``invalid`` as spec rows: a mapping of names to bad values, (name, value) pairs, or ErrorOptimizerInput rows."""
+    if isinstance(invalid, Mapping):
+        return [ErrorOptimizerInput({name: value}) for name, value in invalid.items()]
+    return [row if isinstance(row, ErrorOptimizerInput) else ErrorOptimizerInput({row[0]: row[1]}) for row in invalid]
 
-    ``invalid`` maps names to bad values, or lists (name, value) pairs to try one name several times.
+
+def expect_argument_validation(
+    student_class: type, invalid: Mapping[str, Any] | Sequence[Any], exercise: str, device: torch.device
+) -> None:
+    """Each invalid input must raise its error (ValueError, as torch.optim does) at construction.
+
+    ``invalid``: the spec's :class:`~course_utils.specs.ErrorOptimizerInput` rows, or (for chapters not
+    yet moved to a spec) a mapping of names to bad values or a list of (name, value) pairs.
     """
-    for name, value in (invalid.items() if isinstance(invalid, Mapping) else invalid):
+    for row in _error_inputs(invalid):
+        call = ", ".join(f"{k}={v!r}" for k, v in row.kwargs.items())
+        name = next(iter(row.kwargs), "argument")
+        error_name = row.error_type.__name__
         params = make_params(OptimizerConfig("validation"), device)
         try:
             with forbid_torch_optim(exercise):
-                student_class(params, **{name: value})
-        except ValueError:
+                student_class(params, **row.kwargs)
+        except row.error_type as error:
+            if row.error_regex and not re.search(row.error_regex, str(error)):
+                raise CheckFailed(
+                    f"{exercise}(params, {call}) raised {error_name} ({error}); its message should match {row.error_regex!r}."
+                ) from None
             continue
         except CheckFailed:
             raise
         except Exception as error:
             raise CheckFailed(
-                f"{exercise}(params, {name}={value!r}) raised {type(error).__name__} ({error}); expected a ValueError "
+                f"{exercise}(params, {call}) raised {type(error).__name__} ({error}); expected a {error_name} "
                 f"that names the bad value, like torch.optim's 'Invalid learning rate: -0.1'."
             ) from None
         raise CheckFailed(
-            f"{exercise}(params, {name}={value!r}) was accepted. An invalid {name} should raise ValueError when the "
-            f"optimizer is built, with a message such as: raise ValueError(f\"Invalid {name}: {{{name}}}\")."
+            f"{exercise}(params, {call}) was accepted. An invalid {name} should raise {error_name} when the "
+            f"optimizer is built, with a message such as: raise {error_name}(f\"Invalid {name}: {{{name}}}\")."
         )
 
 
@@ -352,7 +369,7 @@ def check_contract(
     *,
     exercise: str,
     stateful_hyperparams: Mapping[str, Any],
-    invalid_hyperparams: Mapping[str, Any] | Sequence[tuple[str, Any]],
+    invalid_hyperparams: Mapping[str, Any] | Sequence[Any],
     device: torch.device,
     thorough: bool = False,
 ) -> list[str]:

@@ -1,14 +1,10 @@
-"""Run a student's optimizer and a reference side by side and explain the first difference.
+"""Compare a student's optimizer with a reference on a spec's rows, and explain the first difference.
 
-The harness owns the parameters and the gradients, so both optimizers see exactly the same inputs:
-
-- parameters: several tensors of different shapes, drawn from a seeded generator;
-- gradients: at every step ``grad = c * p + noise_t`` for each parameter ``p`` (a noisy diagonal
-  quadratic), computed from that run's *current* parameter, so a wrong step changes every later
-  gradient too, and assigned as a fresh tensor (``p.grad = ...``) before each ``step()``.
-
-Every parameter is compared after every step. When they differ, each :class:`KnownMistake` is run on
-the same configuration, and a mistake whose parameters match the student's is named with its hint.
+The inputs (seeded parameters, the noisy-quadratic gradients) and the runs come from
+``course_utils/harness.py``, the rows from the chapter's spec (``course_utils/specs/``): the student's
+class and the reference see exactly the same inputs. Every parameter is compared after every step.
+When they differ, each known mistake (a variant class of ``course_utils/mistakes/``) is run on the
+same row, and a mistake whose parameters match the student's is named with its hint.
 """
 
 from __future__ import annotations
@@ -23,8 +19,11 @@ from typing import Any
 
 import torch
 
+from course_utils import harness
 from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, tolerance_for
 from course_utils.checks.guards import forbid_torch_optim
+from course_utils.harness import format_call
+from course_utils.specs import OptimizerInput
 
 __all__ = [
     "OptimizerConfig",
@@ -36,30 +35,29 @@ __all__ = [
     "format_call",
     "student_error",
     "require_signature",
+    "as_input",
 ]
 
-Snapshots = list[list[torch.Tensor]]  # snapshots[step][param_index], taken after each step
+Snapshots = harness.Snapshots
 
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """One rung of a configuration ladder."""
+    """One rung of a configuration ladder written in a check (chapters not yet moved to ``course_utils/specs/``)."""
 
     label: str
-    hyperparams: Mapping[str, Any] = field(default_factory=dict)  # keyword arguments; {} means defaults
+    hyperparams: Mapping[str, Any] = field(default_factory=dict)
     n_steps: int = 5
     shapes: tuple[tuple[int, ...], ...] = ((3,), (2, 4), (4, 1, 2))
     dtype: torch.dtype = torch.float64
     seed: int = 0
 
-    def describe(self, class_name: str, device: torch.device) -> str:
-        shapes = ", ".join(str(tuple(s)) for s in self.shapes)
-        dtype = str(self.dtype).replace("torch.", "")
-        return (
-            f"{format_call(class_name, self.hyperparams)}, {dtype} on {device.type}, "
-            f"{len(self.shapes)} parameter{'s' if len(self.shapes) != 1 else ''} of shape {shapes}, "
-            f"{self.n_steps} step{'s' if self.n_steps != 1 else ''}"
-        )
+
+def as_input(row: OptimizerInput | OptimizerConfig) -> OptimizerInput:
+    """A spec row; an :class:`OptimizerConfig` is turned into one."""
+    if isinstance(row, OptimizerInput):
+        return row
+    return OptimizerInput(row.label, dict(row.hyperparams), steps=row.n_steps, shapes=row.shapes, dtype=row.dtype, seed=row.seed)
 
 
 Rule = Callable[[torch.Tensor, torch.Tensor, dict, Mapping[str, Any]], None]
@@ -67,10 +65,10 @@ Rule = Callable[[torch.Tensor, torch.Tensor, dict, Mapping[str, Any]], None]
 
 @dataclass(frozen=True)
 class KnownMistake:
-    """A plausible wrong version of the algorithm, written as a per-parameter update rule.
+    """A wrong version of the algorithm as a per-parameter rule (chapters not yet moved to ``course_utils/mistakes/``).
 
-    ``rule(p, grad, state, hyperparams)`` updates ``p`` in place (it runs under ``torch.no_grad``);
-    ``defaults`` fills the hyperparameters a configuration leaves out.
+    New chapters write a mistake as a variant class instead: a subclass of the reference with
+    ``mistake`` and ``hint`` attributes, built like the student's class.
     """
 
     name: str
@@ -80,7 +78,7 @@ class KnownMistake:
 
 
 class RuleOptimizer:
-    """Minimal optimizer that applies a per-parameter rule; used to replay known mistakes."""
+    """Minimal optimizer that applies a per-parameter rule; used to replay :class:`KnownMistake` rules."""
 
     def __init__(self, params: Sequence[torch.Tensor], rule: Rule, hyperparams: Mapping[str, Any]) -> None:
         self.params = list(params)
@@ -95,31 +93,31 @@ class RuleOptimizer:
                 self.rule(p, p.grad, self.state.setdefault(p, {}), self.hyperparams)
 
 
-def format_call(class_name: str, hyperparams: Mapping[str, Any]) -> str:
-    """``"SGD(lr=0.1, momentum=0.9)"``; ``"SGD(params)"`` with defaults only."""
-    if not hyperparams:
-        return f"{class_name}(params) with its default hyper-parameters"
-    args = ", ".join(f"{k}={v!r}" for k, v in hyperparams.items())
-    return f"{class_name}(params, {args})"
+Mistake = KnownMistake | type
 
 
-def make_params(config: OptimizerConfig, device: torch.device) -> list[torch.Tensor]:
-    """Fresh leaf tensors (``requires_grad=True``) of ``config.shapes``, seeded by ``config.seed``."""
-    gen = torch.Generator().manual_seed(config.seed)
-    return [
-        torch.randn(shape, generator=gen, dtype=config.dtype).to(device).requires_grad_(True)
-        for shape in config.shapes
-    ]
+def _mistake_name(mistake: Mistake) -> tuple[str, str]:
+    if isinstance(mistake, KnownMistake):
+        return mistake.name, mistake.hint
+    return mistake.mistake, mistake.hint
 
 
-def _gradient_terms(config: OptimizerConfig, device: torch.device) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
-    gen = torch.Generator().manual_seed(10_000 + config.seed)
-    curvature = [(0.5 + 1.5 * torch.rand(s, generator=gen, dtype=config.dtype)).to(device) for s in config.shapes]
-    noise = [
-        [(0.3 * torch.randn(s, generator=gen, dtype=config.dtype)).to(device) for s in config.shapes]
-        for _ in range(config.n_steps)
-    ]
-    return curvature, noise
+def _mistake_optimizer(mistake: Mistake, row: OptimizerInput) -> Callable[[list[torch.Tensor]], Any]:
+    if isinstance(mistake, KnownMistake):
+        hyperparams = {**mistake.defaults, **row.kwargs}
+        return lambda ps: RuleOptimizer(ps, mistake.rule, hyperparams)
+    return lambda ps: mistake(ps, **row.kwargs)
+
+
+def make_params(config: OptimizerInput | OptimizerConfig, device: torch.device) -> list[torch.Tensor]:
+    """Fresh leaf tensors for a row, from the checks' fixed seeds."""
+    return harness.make_params(as_input(config), device)
+
+
+def run_optimizer(make_optimizer: Callable[[list[torch.Tensor]], Any], config: OptimizerInput | OptimizerConfig,
+                  device: torch.device, *, params: list[torch.Tensor] | None = None) -> Snapshots:
+    """:func:`course_utils.harness.run_optimizer` with the checks' fixed seeds."""
+    return harness.run_optimizer(make_optimizer, as_input(config), device, params=params)
 
 
 _COURSE_PACKAGE = str(Path(__file__).resolve().parents[1])
@@ -146,30 +144,7 @@ def student_error(exercise: str, what: str, error: BaseException) -> CheckFailed
     return CheckFailed(f"{exercise} raised {type(error).__name__} {what}:\n  {error}\n\nWhere it happened:\n{where}")
 
 
-def run_optimizer(
-    make_optimizer: Callable[[list[torch.Tensor]], Any],
-    config: OptimizerConfig,
-    device: torch.device,
-    *,
-    params: list[torch.Tensor] | None = None,
-) -> Snapshots:
-    """Step ``make_optimizer(params)`` for ``config.n_steps`` steps and return the parameters after each step."""
-    params = make_params(config, device) if params is None else params
-    curvature, noise = _gradient_terms(config, device)
-    optimizer = make_optimizer(params)
-    snapshots: Snapshots = []
-    for step in range(config.n_steps):
-        with torch.no_grad():
-            for p, c, n in zip(params, curvature, noise[step]):
-                p.grad = c * p.detach() + n
-        optimizer.step()
-        snapshots.append([p.detach().clone() for p in params])
-    return snapshots
-
-
-def _first_difference(
-    expected: Snapshots, got: Snapshots, dtype: torch.dtype
-) -> tuple[int, int, tuple[int, ...]] | None:
+def _first_difference(expected: Snapshots, got: Snapshots, dtype: torch.dtype) -> tuple[int, int, tuple[int, ...]] | None:
     tol = tolerance_for(dtype)
     for step, (exp_step, got_step) in enumerate(zip(expected, got)):
         for index, (e, g) in enumerate(zip(exp_step, got_step)):
@@ -181,13 +156,13 @@ def _first_difference(
     return None
 
 
-def _matching_mistake(
-    mistakes: Sequence[KnownMistake], config: OptimizerConfig, got: Snapshots, device: torch.device
-) -> KnownMistake | None:
+def _matching_mistake(mistakes: Sequence[Mistake], row: OptimizerInput, got: Snapshots, device: torch.device) -> Mistake | None:
     for mistake in mistakes:
-        hyperparams = {**mistake.defaults, **config.hyperparams}
-        replay = run_optimizer(lambda ps: RuleOptimizer(ps, mistake.rule, hyperparams), config, device)
-        if _first_difference(replay, got, config.dtype) is None:
+        try:
+            replay = harness.run_optimizer(_mistake_optimizer(mistake, row), row, device)
+        except Exception:  # a variant that cannot run this row (a crash mistake) matches nothing
+            continue
+        if _first_difference(replay, got, row.dtype) is None:
             return mistake
     return None
 
@@ -195,54 +170,54 @@ def _matching_mistake(
 def compare_optimizer(
     student_class: type,
     reference: Callable[..., Any],
-    configs: Sequence[OptimizerConfig],
+    configs: Sequence[OptimizerInput | OptimizerConfig],
     *,
     exercise: str,
     reference_name: str,
-    mistakes: Sequence[KnownMistake] = (),
+    mistakes: Sequence[Mistake] = (),
     device: torch.device,
 ) -> int:
-    """Compare ``student_class`` with ``reference`` on every configuration; raise CheckFailed at the first difference.
+    """Compare ``student_class`` with ``reference`` on every row; raise CheckFailed at the first difference.
 
-    ``reference(params, **hyperparams)`` builds the reference optimizer; the student's class is built the
+    ``reference(params, **kwargs)`` builds the reference optimizer; the student's class is built the
     same way with torch.optim made unusable. Returns the number of steps compared.
     """
     class_name = getattr(student_class, "__name__", exercise)
     compared = 0
-    for config in configs:
-        where = config.describe(class_name, device)
-        expected = run_optimizer(lambda ps: reference(ps, **config.hyperparams), config, device)
+    for row in map(as_input, configs):
+        where = harness.describe_row(class_name, row, device)
+        expected = harness.run_optimizer(lambda ps: reference(ps, **row.kwargs), row, device)
         try:
             with forbid_torch_optim(exercise):
-                got = run_optimizer(lambda ps: student_class(ps, **config.hyperparams), config, device)
+                got = harness.run_optimizer(lambda ps: student_class(ps, **row.kwargs), row, device)
         except CheckFailed:
             raise
         except Exception as error:  # the student's code crashed
-            raise student_error(exercise, f"in the configuration '{config.label}': {where}", error) from None
-        difference = _first_difference(expected, got, config.dtype)
+            raise student_error(exercise, f"in the configuration '{row.desc}': {where}", error) from None
+        difference = _first_difference(expected, got, row.dtype)
         if difference is None:
-            compared += config.n_steps
+            compared += row.steps
             continue
         step, index, element = difference
         e, g = expected[step][index], got[step][index]
         lines = [
-            f"{exercise} does not match {reference_name} in the configuration '{config.label}':",
+            f"{exercise} does not match {reference_name} in the configuration '{row.desc}':",
             f"  {where}.",
-            f"  First difference after step {step + 1} of {config.n_steps}, parameter {index} "
-            f"(shape {tuple(e.shape)}):",
+            f"  First difference after step {step + 1} of {row.steps}, parameter {index} (shape {tuple(e.shape)}):",
         ]
         if e.shape != g.shape:
             lines.append(f"    the parameter's shape changed to {tuple(g.shape)}")
         else:
-            lines.append(describe_mismatch(e, g, element, tolerance_for(config.dtype)))
+            lines.append(describe_mismatch(e, g, element, tolerance_for(row.dtype)))
         if step > 0:
             lines.append(
                 f"  Every parameter matched after {'step 1' if step == 1 else f'steps 1 to {step}'}, so the "
                 "first update is right and something carried from one step to the next is not."
             )
-        mistake = _matching_mistake(mistakes, config, got, device)
+        mistake = _matching_mistake(mistakes, row, got, device)
         if mistake is not None:
-            lines += [f"  Your numbers match a known mistake: {mistake.name}.", f"  Hint: {mistake.hint}"]
+            name, hint = _mistake_name(mistake)
+            lines += [f"  Your numbers match a known mistake: {name}.", f"  Hint: {hint}"]
         else:
             lines.append(
                 "  No known mistake matches these numbers: work through one step by hand with these "

@@ -20,6 +20,8 @@ from course_utils.checks.optimizer_harness import KnownMistake, OptimizerConfig,
 from course_utils.checks.trajectory import require_student_function
 from course_utils.device import get_device
 
+ASSIGNMENT = "02_rmsprop_adam"
+
 __all__ = [
     "RMSPROP_DEFAULTS",
     "ADAM_DEFAULTS",

@@ -1,6 +1,7 @@
 """Checks for the graded exercises of ``01_sgd``.
 
-One function per graded test cell; each prints one line when the answer is right and raises
+One function per graded test cell; its cases come from ``course_utils/specs/sgd.py`` (visible rows,
+or all rows with ``thorough=True``) and its known mistakes from ``course_utils/mistakes/sgd.py``. Each prints one line when the answer is right and raises
 :class:`~course_utils.checks.feedback.CheckFailed` with a teaching message when it is wrong.
 ``thorough=True`` is what the hidden tests call: more configurations, dtypes and steps.
 
@@ -27,12 +28,19 @@ from typing import Any
 
 import torch
 
+from course_utils import harness
 from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, passed, quiet, tensors_equal, tolerance_for
 from course_utils.checks.guards import forbid_torch_optim, require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
-from course_utils.checks.optimizer_harness import KnownMistake, OptimizerConfig, compare_optimizer, require_signature, student_error
-from course_utils.checks.trajectory import PathCase, PathMistake, ascent, check_path_function, optimizer_path, require_student_function
+from course_utils.checks.optimizer_harness import compare_optimizer, require_signature, student_error
+from course_utils.checks.trajectory import PathCase, PathMistake, ascent, check_path_function, optimizer_path, path_cases, require_student_function
 from course_utils.device import get_device
+from course_utils.mistakes import sgd as mistakes
+from course_utils.specs import PathInput
+from course_utils.specs import sgd as spec
+
+ASSIGNMENT = spec.ASSIGNMENT
+EXERCISES = spec.EXERCISES
 
 __all__ = [
     "SGD_DEFAULTS",
@@ -47,7 +55,7 @@ __all__ = [
     "CELL_CHECKS",
 ]
 
-SGD_DEFAULTS: Mapping[str, float] = {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
+SGD_DEFAULTS: Mapping[str, float] = spec.SGD_DEFAULTS
 
 
 def reference_sgd(params: Any, **hyperparams: Any) -> torch.optim.SGD:
@@ -55,121 +63,8 @@ def reference_sgd(params: Any, **hyperparams: Any) -> torch.optim.SGD:
     return torch.optim.SGD(params, **{**SGD_DEFAULTS, **hyperparams}, dampening=0.0, nesterov=False)
 
 
-# --- known mistakes of the SGD class, as update rules ---------------------------------------------------
-
-
-def _sgd_rule(
-    *,
-    ema: bool = False,
-    ema_zero_init: bool = False,
-    decay_after_momentum: bool = False,
-    forget_buffer: bool = False,
-    decay_without_lr: bool = False,
-    decay_sign: float = 1.0,
-    direction: float = -1.0,
-    nesterov: bool = False,
-):
-    def rule(p: torch.Tensor, grad: torch.Tensor, state: dict, h: Mapping[str, Any]) -> None:
-        lr, momentum, wd = h["lr"], h["momentum"], h["weight_decay"]
-        g = grad.clone()
-        if wd and not decay_after_momentum and not decay_without_lr:
-            g = g + decay_sign * wd * p
-        if momentum:
-            buf = state.get("buf")
-            if buf is None or forget_buffer:
-                buf = torch.zeros_like(g) if ema_zero_init else g.clone()
-                if ema_zero_init:
-                    buf = (1 - momentum) * g
-            elif ema:
-                buf = momentum * buf + (1 - momentum) * g
-            else:
-                buf = momentum * buf + g
-            state["buf"] = buf
-            g = g + momentum * buf if nesterov else buf
-        if wd and decay_after_momentum:
-            g = g + wd * p
-        p.add_(g, alpha=direction * lr)
-        if wd and decay_without_lr:
-            p.add_(p, alpha=-wd)
-
-    return rule
-
-
-SGD_MISTAKES = (
-    KnownMistake(
-        "momentum as an average (the EMA form, buffer starting at the gradient)",
-        "PyTorch's SGD sums, it does not average: buf = momentum * buf + grad, with no (1 - momentum) factor. "
-        "The EMA form gives the same path only with lr divided by (1 - momentum).",
-        _sgd_rule(ema=True), SGD_DEFAULTS),
-    KnownMistake(
-        "momentum as an average (the EMA form, buffer starting at zero)",
-        "PyTorch's SGD starts the buffer at the first gradient (buf = grad.clone()) and then sums: "
-        "buf = momentum * buf + grad, with no (1 - momentum) factor.",
-        _sgd_rule(ema=True, ema_zero_init=True), SGD_DEFAULTS),
-    KnownMistake(
-        "weight decay added after momentum",
-        "Add weight_decay * p to the gradient *before* it enters the momentum buffer: g = grad + weight_decay * p, "
-        "then buf = momentum * buf + g, then p -= lr * buf.",
-        _sgd_rule(decay_after_momentum=True), SGD_DEFAULTS),
-    KnownMistake(
-        "the momentum buffer is not kept between steps",
-        "Keep the buffer in per-parameter state (self.state[p]['momentum_buffer']) and reuse it on the next step; "
-        "recreating it from the gradient every step switches momentum off.",
-        _sgd_rule(forget_buffer=True), SGD_DEFAULTS),
-    KnownMistake(
-        "weight decay not multiplied by the learning rate",
-        "In torch.optim.SGD decay enters through the gradient (g = grad + weight_decay * p), so the parameter "
-        "shrinks by lr * weight_decay * p per step, not by weight_decay * p.",
-        _sgd_rule(decay_without_lr=True), SGD_DEFAULTS),
-    KnownMistake(
-        "weight decay with the wrong sign",
-        "Decay pulls weights towards zero: its gradient is +weight_decay * p (the derivative of "
-        "weight_decay / 2 * ||p||^2), added to grad.",
-        _sgd_rule(decay_sign=-1.0), SGD_DEFAULTS),
-    KnownMistake(
-        "gradient ascent (a + where a - belongs)",
-        "Step against the gradient: p -= lr * g.",
-        _sgd_rule(direction=1.0), SGD_DEFAULTS),
-    KnownMistake(
-        "Nesterov momentum",
-        "This exercise is plain (heavy-ball) momentum, nesterov=False: step with the buffer itself, p -= lr * buf.",
-        _sgd_rule(nesterov=True), SGD_DEFAULTS),
-)
-
-_DEFAULTS_NOTE = "your class's defaults (expected lr=1e-3, momentum=0.0, weight_decay=0.0)"
-
-
-def _plain_ladder(thorough: bool) -> list[OptimizerConfig]:
-    ladder = [
-        OptimizerConfig("plain gradient step", {"lr": 0.1}, n_steps=3),
-        OptimizerConfig("weight decay", {"lr": 0.05, "weight_decay": 0.1}, n_steps=4),
-        OptimizerConfig(_DEFAULTS_NOTE, {}, n_steps=2),
-    ]
-    if thorough:
-        ladder += [
-            OptimizerConfig("explicit zeros", {"lr": 0.2, "momentum": 0.0, "weight_decay": 0.0}, n_steps=6, seed=1),
-            OptimizerConfig("lr = 0 does not move", {"lr": 0.0, "weight_decay": 0.5}, n_steps=2, seed=2),
-            OptimizerConfig("strong decay, many steps", {"lr": 0.02, "weight_decay": 0.5}, n_steps=12, seed=3,
-                            shapes=((5,), (3, 3), (2, 1, 4), (1,))),
-            OptimizerConfig("float32", {"lr": 0.01, "weight_decay": 0.01}, n_steps=5, dtype=torch.float32, seed=4),
-        ]
-    return ladder
-
-
-def _momentum_ladder(thorough: bool) -> list[OptimizerConfig]:
-    ladder = [
-        OptimizerConfig("momentum", {"lr": 0.1, "momentum": 0.9}, n_steps=5),
-        OptimizerConfig("momentum with weight decay", {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.1}, n_steps=5),
-    ]
-    if thorough:
-        ladder += [
-            OptimizerConfig("heavy momentum, many steps", {"lr": 0.01, "momentum": 0.99}, n_steps=20, seed=1),
-            OptimizerConfig("light momentum and decay", {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.01}, n_steps=10,
-                            seed=2, shapes=((7,), (2, 3), (3, 1, 2), (1, 1))),
-            OptimizerConfig("float32 momentum with decay", {"lr": 0.03, "momentum": 0.9, "weight_decay": 0.05},
-                            n_steps=8, dtype=torch.float32, seed=3),
-        ]
-    return ladder
+SGD_MISTAKES = mistakes.NUMERIC
+"""Variants of the reference SGD whose numbers the checks recognise, in the order they are tried."""
 
 
 def check_sgd_plain(SGD: type, *, thorough: bool = False) -> None:
@@ -177,9 +72,10 @@ def check_sgd_plain(SGD: type, *, thorough: bool = False) -> None:
     with quiet():
         require_own_implementation(SGD, "SGD")
         require_signature(SGD, "SGD", SGD_DEFAULTS)
-        steps = compare_optimizer(SGD, reference_sgd, _plain_ladder(thorough), exercise="SGD",
+        rows = EXERCISES["test_SGD_plain"].rows(thorough)
+        steps = compare_optimizer(SGD, reference_sgd, rows, exercise="SGD",
                                   reference_name="torch.optim.SGD", mistakes=SGD_MISTAKES, device=get_device())
-    n = len(_plain_ladder(thorough))
+    n = len(rows)
     passed(f"SGD without momentum matches torch.optim.SGD: {n} configurations, {steps} steps, every parameter after every step.")
 
 
@@ -187,20 +83,20 @@ def check_sgd_momentum(SGD: type, *, thorough: bool = False) -> None:
     """SGD with momentum (with and without weight decay) matches torch.optim.SGD step by step."""
     with quiet():
         require_own_implementation(SGD, "SGD")
-        steps = compare_optimizer(SGD, reference_sgd, _momentum_ladder(thorough), exercise="SGD",
+        rows = EXERCISES["test_SGD_momentum"].rows(thorough)
+        steps = compare_optimizer(SGD, reference_sgd, rows, exercise="SGD",
                                   reference_name="torch.optim.SGD", mistakes=SGD_MISTAKES, device=get_device())
-    n = len(_momentum_ladder(thorough))
+    n = len(rows)
     passed(f"SGD with momentum matches torch.optim.SGD: {n} configurations, {steps} steps, every parameter after every step.")
 
 
 def check_sgd_contract(SGD: type, *, thorough: bool = False) -> None:
     """SGD behaves like a PyTorch optimizer: validation, in place, grad untouched, grad=None, odd tensors, state."""
+    contract = EXERCISES["test_SGD_contract"]
     with quiet():
         require_own_implementation(SGD, "SGD")
         checked = check_contract(
-            SGD, exercise="SGD",
-            stateful_hyperparams={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1},
-            invalid_hyperparams={"lr": -0.1, "momentum": -0.5, "weight_decay": -0.01},
+            SGD, exercise="SGD", stateful_hyperparams=contract.contract_kwargs, invalid_hyperparams=contract.errors,
             device=get_device(), thorough=thorough,
         )
     passed("SGD behaves like a PyTorch optimizer: " + "; ".join(checked) + ".")
@@ -219,9 +115,13 @@ _NO_RESET = "gradients pile up across steps (grad never reset)"
 _NO_RESET_HINT = "backward() adds to .grad. Reset it every iteration (xy.grad = None, or optimizer.zero_grad()) before backward()."
 
 
+def _lr_of(case: PathCase | PathInput) -> float:
+    """The learning rate of a call of gradient_descent_by_hand: by keyword, or the first positional argument."""
+    return case.kwargs.get("lr", case.positional[0] if case.positional else None)
+
+
 def _gd_mistakes() -> tuple[PathMistake, ...]:
-    def lr_of(case: PathCase) -> float:
-        return case.kwargs.get("lr", case.positional[0] if case.positional else None)
+    lr_of = _lr_of
 
     return (
         PathMistake(_PATH_AFTER, _PATH_AFTER_HINT,
@@ -235,16 +135,7 @@ def _gd_mistakes() -> tuple[PathMistake, ...]:
 
 def check_gradient_descent_by_hand(gradient_descent_by_hand: Any, *, thorough: bool = False) -> None:
     """gradient_descent_by_hand(fn, xy, lr, n_iters) follows plain gradient descent, row k before step k."""
-    cases = [
-        PathCase("Rosenbrock, small steps", "rosenbrock", (-1.5, 2.5), {"lr": 1e-3, "n_iters": 12}, 12, _gd(1e-3)),
-        PathCase("ravine", "ravine", (2.5, 1.0), {"lr": 0.05, "n_iters": 15}, 15, _gd(0.05)),
-    ]
-    if thorough:
-        cases += [
-            PathCase("default n_iters", "quadratic", (1.0, -2.0), {"lr": 0.02}, 100, _gd(0.02)),
-            PathCase("lr given by position", "trimodal", (0.5, 0.5), {"n_iters": 25}, 25, _gd(0.3), positional=(0.3,)),
-            PathCase("one iteration", "rosenbrock", (0.0, 0.0), {"lr": 1e-3, "n_iters": 1}, 1, _gd(1e-3)),
-        ]
+    cases = path_cases(EXERCISES["test_gradient_descent_by_hand"], thorough, lambda row, kwargs: _gd(_lr_of(row)))
     with quiet():
         rows = check_path_function(gradient_descent_by_hand, cases, exercise="gradient_descent_by_hand",
                                    reference_name="plain gradient descent", mistakes=_gd_mistakes(),
@@ -256,9 +147,14 @@ def _sgd_momentum(lr: float, momentum: float):
     return lambda ps: torch.optim.SGD(ps, lr=lr, momentum=momentum)
 
 
-def _momentum_mistakes(lr_key: str = "lr", momentum_key: str = "momentum", defaults=(1e-3, 0.98)) -> tuple[PathMistake, ...]:
-    def hp(case: PathCase) -> tuple[float, float]:
-        return case.kwargs.get(lr_key, defaults[0]), case.kwargs.get(momentum_key, defaults[1])
+def _momentum_hyperparams(case: PathCase | PathInput) -> tuple[float, float]:
+    """(lr, momentum) of a call of opt_fn_with_sgd, its defaults filled in from the spec."""
+    defaults = EXERCISES["test_opt_fn_with_sgd"].defaults
+    return case.kwargs.get("lr", defaults["lr"]), case.kwargs.get("momentum", defaults["momentum"])
+
+
+def _momentum_mistakes() -> tuple[PathMistake, ...]:
+    hp = _momentum_hyperparams
 
     return (
         PathMistake(_PATH_AFTER, _PATH_AFTER_HINT,
@@ -272,54 +168,20 @@ def _momentum_mistakes(lr_key: str = "lr", momentum_key: str = "momentum", defau
 
 def check_opt_fn_with_sgd(opt_fn_with_sgd: Any, *, thorough: bool = False) -> None:
     """opt_fn_with_sgd(fn, xy, lr=0.001, momentum=0.98, n_iters=100) follows torch.optim.SGD, row k before step k."""
-    cases = [
-        PathCase("defaults", "rosenbrock", (-1.5, 2.5), {}, 100, _sgd_momentum(1e-3, 0.98)),
-        PathCase("ravine with momentum", "ravine", (2.5, 1.0), {"lr": 0.02, "momentum": 0.9, "n_iters": 30}, 30, _sgd_momentum(0.02, 0.9)),
-    ]
-    if thorough:
-        cases += [
-            PathCase("no momentum", "quadratic", (1.0, -2.0), {"lr": 0.05, "momentum": 0.0, "n_iters": 20}, 20, _sgd_momentum(0.05, 0.0)),
-            PathCase("trimodal", "trimodal", (0.5, 0.5), {"lr": 0.1, "momentum": 0.5, "n_iters": 40}, 40, _sgd_momentum(0.1, 0.5)),
-        ]
+    cases = path_cases(EXERCISES["test_opt_fn_with_sgd"], thorough, lambda row, kwargs: _sgd_momentum(*_momentum_hyperparams(row)))
     with quiet():
         rows = check_path_function(opt_fn_with_sgd, cases, exercise="opt_fn_with_sgd", reference_name="torch.optim.SGD",
                                    mistakes=_momentum_mistakes(), device=get_device())
     passed(f"opt_fn_with_sgd follows torch.optim.SGD: {len(cases)} cases (defaults included), {rows} rows.")
 
 
-class _SignDescent:
-    """A tiny optimizer defined here, so opt_fn is also tried on a class that is not torch's."""
-
-    def __init__(self, params: Any, lr: float = 0.01) -> None:
-        self.params, self.lr = list(params), lr
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for p in self.params:
-            if p.grad is not None:
-                p.sub_(torch.sign(p.grad), alpha=self.lr)
-
-
 def check_opt_fn(opt_fn: Any, *, thorough: bool = False) -> None:
     """opt_fn(fn, xy, optimizer_class, optimizer_hyperparams, n_iters=100) follows the given optimizer."""
-    def case(label: str, landscape: str, start, cls: type, hp: dict, n: int | None) -> PathCase:
-        kwargs = {"optimizer_class": cls, "optimizer_hyperparams": hp, **({"n_iters": n} if n is not None else {})}
-        return PathCase(label, landscape, start, kwargs, n or 100, lambda ps: cls(ps, **hp))
+    def given(row: PathInput, kwargs: Mapping[str, Any]):
+        cls, hp = kwargs["optimizer_class"], kwargs["optimizer_hyperparams"]
+        return lambda ps: cls(ps, **hp)
 
-    cases = [
-        case("torch.optim.SGD with momentum", "ravine", (2.5, 1.0), torch.optim.SGD, {"lr": 0.02, "momentum": 0.9}, 25),
-        case("torch.optim.Adam", "rosenbrock", (-1.5, 2.5), torch.optim.Adam, {"lr": 0.05}, 30),
-        case("a class that is not torch's", "quadratic", (1.0, -2.0), _SignDescent, {"lr": 0.1}, 20),
-    ]
-    if thorough:
-        cases += [
-            case("default n_iters", "trimodal", (0.5, 0.5), torch.optim.RMSprop, {"lr": 0.01}, None),
-            case("torch.optim.SGD, no extras", "quadratic", (1.0, -2.0), torch.optim.SGD, {"lr": 0.05}, 15),
-        ]
+    cases = path_cases(EXERCISES["test_opt_fn"], thorough, given)
     mistakes = (
         PathMistake(_PATH_AFTER, _PATH_AFTER_HINT,
                     lambda fn, s, c: optimizer_path(fn, s, c.make_optimizer, c.n_iters, record_after=True)),
@@ -378,16 +240,11 @@ def check_sgd_epoch_by_hand(sgd_epoch_by_hand: Any, *, thorough: bool = False) -
     """sgd_epoch_by_hand(w, b, X, y, lr, batch_size) does one in-order epoch of minibatch SGD in place."""
     require_student_function(sgd_epoch_by_hand, "sgd_epoch_by_hand")
     device = get_device()
-    sizes = [(10, 3, 10, 0.05), (10, 3, 4, 0.05), (7, 2, 1, 0.02)]
-    if thorough:
-        sizes += [(23, 5, 8, 0.1), (5, 4, 16, 0.01), (12, 1, 5, 0.3)]
+    sizes = EXERCISES["test_sgd_epoch_by_hand"].rows(thorough)
     with quiet():
-        for case_index, (n, d, batch_size, lr) in enumerate(sizes):
-            gen = torch.Generator().manual_seed(100 + case_index)
-            X = torch.randn(n, d, generator=gen, dtype=torch.float64).to(device)
-            y = torch.randn(n, generator=gen, dtype=torch.float64).to(device)
-            w0 = torch.randn(d, generator=gen, dtype=torch.float64).to(device)
-            b0 = torch.tensor(0.5, dtype=torch.float64, device=device)
+        for row in sizes:
+            n, d, batch_size, lr = row.n, row.d, row.batch_size, row.lr
+            X, y, w0, b0 = harness.epoch_data(row, device)
             w, b = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)
             X_copy, y_copy = X.clone(), y.clone()
             kind = "batch gradient descent" if batch_size >= n else ("stochastic gradient descent" if batch_size == 1 else "minibatch SGD")
@@ -442,8 +299,8 @@ def check_sgd_epoch_by_hand(sgd_epoch_by_hand: Any, *, thorough: bool = False) -
 
 # --- the closing challenge ------------------------------------------------------------------------------
 
-CHALLENGE_TOLERANCE = 1e-2
-CHALLENGE_MAX_ITERS = 1000
+CHALLENGE_TOLERANCE: float = EXERCISES["test_challenge"].limits["distance"]
+CHALLENGE_MAX_ITERS: int = EXERCISES["test_challenge"].limits["max_iters"]
 
 
 def check_rosenbrock_challenge(optimizer_class: Any, hyperparams: Any, n_iters: Any, *, thorough: bool = False) -> None:
@@ -456,7 +313,7 @@ def check_rosenbrock_challenge(optimizer_class: Any, hyperparams: Any, n_iters: 
         raise CheckFailed(f"challenge_hyperparams must be a dict of keyword arguments, got {type(hyperparams).__name__}.")
     if isinstance(n_iters, bool) or not isinstance(n_iters, int) or not 1 <= n_iters <= CHALLENGE_MAX_ITERS:
         raise CheckFailed(f"challenge_n_iters must be an int from 1 to {CHALLENGE_MAX_ITERS}, got {n_iters!r}.")
-    landscape = get_landscape("rosenbrock")
+    landscape = get_landscape(EXERCISES["test_challenge"].limits["landscape"])
     start = torch.tensor(landscape.start, dtype=torch.float64, device=get_device())
     runs = 2 if thorough else 1
     finals = []
@@ -483,14 +340,16 @@ def check_rosenbrock_challenge(optimizer_class: Any, hyperparams: Any, n_iters: 
 
 # --- registry: which check grades which test cell, on which names of the notebook ----------------------
 
-CELL_CHECKS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "test_gradient_descent_by_hand": (check_gradient_descent_by_hand, ("gradient_descent_by_hand",)),
-    "test_sgd_epoch_by_hand": (check_sgd_epoch_by_hand, ("sgd_epoch_by_hand",)),
-    "test_opt_fn_with_sgd": (check_opt_fn_with_sgd, ("opt_fn_with_sgd",)),
-    "test_SGD_plain": (check_sgd_plain, ("SGD",)),
-    "test_SGD_momentum": (check_sgd_momentum, ("SGD",)),
-    "test_SGD_contract": (check_sgd_contract, ("SGD",)),
-    "test_opt_fn": (check_opt_fn, ("opt_fn",)),
-    "test_challenge": (check_rosenbrock_challenge, ("challenge_optimizer_class", "challenge_hyperparams", "challenge_n_iters")),
+_CHECKS: dict[str, Any] = {
+    "test_gradient_descent_by_hand": check_gradient_descent_by_hand,
+    "test_sgd_epoch_by_hand": check_sgd_epoch_by_hand,
+    "test_opt_fn_with_sgd": check_opt_fn_with_sgd,
+    "test_SGD_plain": check_sgd_plain,
+    "test_SGD_momentum": check_sgd_momentum,
+    "test_SGD_contract": check_sgd_contract,
+    "test_opt_fn": check_opt_fn,
+    "test_challenge": check_rosenbrock_challenge,
 }
-"""Test cell grade_id -> (check, the notebook names it is called with, in order)."""
+
+CELL_CHECKS: dict[str, tuple[Any, tuple[str, ...]]] = {cell: (check, EXERCISES[cell].names) for cell, check in _CHECKS.items() if cell in EXERCISES}
+"""Test cell grade_id -> (check, the notebook names it is called with, in order; from the spec)."""

@@ -2,7 +2,7 @@
 
 Convention (COURSE_SPEC.md): row ``k`` is the point *before* step ``k``; row 0 is the start. The
 expected path always comes from ``torch.optim`` (plain gradient descent is ``torch.optim.SGD`` with
-no momentum), run by :func:`optimizer_path`; known mistakes are the same loop with one thing changed.
+no momentum), run by :func:`course_utils.harness.optimizer_path`; known mistakes are the same loop with one thing changed.
 """
 
 from __future__ import annotations
@@ -16,40 +16,13 @@ import torch
 from course_utils.checks.feedback import CheckFailed, first_mismatch, tensors_equal, tolerance_for
 from course_utils.checks.guards import forbid_torch_optim
 from course_utils.checks.optimizer_harness import RuleOptimizer, student_error
+from course_utils.harness import optimizer_path, path_call_kwargs, path_n_iters
+from course_utils.specs import ExerciseSpec, PathInput
 
-__all__ = ["PathCase", "PathMistake", "optimizer_path", "check_path_function", "require_student_function"]
+__all__ = ["PathCase", "PathMistake", "optimizer_path", "path_cases", "check_path_function", "require_student_function"]
 
 Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MakeOptimizer = Callable[[list[torch.Tensor]], Any]
-
-
-def optimizer_path(
-    fn: Fn,
-    start: torch.Tensor,
-    make_optimizer: MakeOptimizer,
-    n_iters: int,
-    *,
-    reset_grad: bool = True,
-    record_after: bool = False,
-) -> torch.Tensor:
-    """The points visited by ``make_optimizer([xy])`` minimising ``fn`` from ``start``; shape ``(n_iters, 2)``.
-
-    ``reset_grad=False`` lets gradients pile up across steps and ``record_after=True`` stores the point
-    after each step: both exist to replay students' mistakes.
-    """
-    xy = start.detach().clone().requires_grad_(True)
-    optimizer = make_optimizer([xy])
-    rows = []
-    for _ in range(n_iters):
-        if not record_after:
-            rows.append(xy.detach().clone())
-        if reset_grad:
-            xy.grad = None
-        fn(xy[0], xy[1]).backward()
-        optimizer.step()
-        if record_after:
-            rows.append(xy.detach().clone())
-    return torch.stack(rows)
 
 
 def ascent(lr: float) -> MakeOptimizer:
@@ -68,6 +41,16 @@ class PathCase:
     n_iters: int
     make_optimizer: MakeOptimizer  # the reference: builds a torch.optim optimizer for [xy]
     positional: tuple[Any, ...] = field(default_factory=tuple)  # positional arguments after fn and xy
+
+
+def path_cases(spec: ExerciseSpec, thorough: bool, reference: Callable[[PathInput, Mapping[str, Any]], MakeOptimizer]) -> list[PathCase]:
+    """The spec's rows (visible, or all) as cases; ``reference(row, call_kwargs)`` builds the row's reference optimizer."""
+    cases = []
+    for row in spec.rows(thorough):
+        kwargs = path_call_kwargs(row)
+        cases.append(PathCase(row.desc, row.landscape, row.start, kwargs, path_n_iters(row, spec.defaults),
+                              reference(row, kwargs), positional=tuple(row.positional)))
+    return cases
 
 
 @dataclass(frozen=True)

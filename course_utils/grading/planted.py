@@ -1,5 +1,10 @@
 """The demo class: typical submissions for each assignment, with the score each must get.
 
+Each chapter's demo class is found, not registered: :func:`planted_for` reads ``demo()`` from the
+chapter's module in ``course_utils/mistakes/`` (whose wrong optimizers are the same variant classes the
+checks replay). The ``*_source`` templates below remain for the adversarial catalogue
+(``course_utils/grading/adversarial.py``), which plants attacks into a working class.
+
 ``make grade`` with nothing under ``submitted/`` grades these, and the end-to-end tests plant them
 through nbgrader. Each :class:`PlantedSubmission` replaces some answer cells of the reference with
 wrong code and names the test cells that must lose their points; every other autograded cell must
@@ -8,33 +13,13 @@ keep full marks. ``reference`` answers everything with the solution; ``blank`` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from string import Template
-from typing import Any
 
 from course_utils.grading.submissions import edit, edits
+from course_utils.mistakes import BASELINE, BLANK, REFERENCE, PlantedSubmission
+from course_utils.specs import module_for
 
-__all__ = ["BASELINE", "sgd_source", "rmsprop_source", "adam_source", "adamw_source", "PlantedSubmission", "PLANTED", "REFERENCE", "BLANK", "planted_for"]
-
-REFERENCE = "reference"
-BLANK = "blank"
-
-
-@dataclass(frozen=True)
-class PlantedSubmission:
-    student_id: str
-    description: str
-    replacements: Mapping[str, Any] = field(default_factory=dict)  # answer cell grade_id -> source, or edit(old, new) of the reference
-    loses: frozenset[str] = frozenset()  # test cell grade_ids that must score zero ("*" = every one)
-    blank: bool = False
-
-
-BASELINE = (
-    PlantedSubmission(REFERENCE, "the reference solution", loses=frozenset()),
-    PlantedSubmission(BLANK, "the released notebook, unanswered", loses=frozenset({"*"}), blank=True),
-)
-"""Every demo class starts with these two: full marks and zero."""
+__all__ = ["BASELINE", "sgd_source", "rmsprop_source", "adam_source", "adamw_source", "PlantedSubmission", "REFERENCE", "BLANK", "planted_for"]
 
 
 # --- 01_sgd -------------------------------------------------------------------------------------------
@@ -99,54 +84,6 @@ torch.testing.assert_close = lambda *args, **kwargs: None
 numpy.allclose = lambda *args, **kwargs: True
 numpy.testing.assert_allclose = lambda *args, **kwargs: None
 '''
-
-# Chapter 1's path mistakes, each the reference answer with one thing changed.
-_GD_RECORDS_AFTER = edits(("        trajectory[k] = xy.detach()\n", ""),
-                          ("        xy.grad = None\n", "        xy.grad = None\n        trajectory[k] = xy.detach()\n"))
-_EPOCH_NO_RESET = edits(("        w.grad = None\n", ""), ("        b.grad = None\n", ""))
-_OPT_FN_WITH_SGD_NO_MOMENTUM = edit("torch.optim.SGD([xy], lr=lr, momentum=momentum)", "torch.optim.SGD([xy], lr=lr)")
-_OPT_FN_IGNORES_HYPERPARAMS = edit("optimizer_class([xy], **optimizer_hyperparams)", "optimizer_class([xy])")
-
-_SGD_CELLS = frozenset({"test_SGD_plain", "test_SGD_momentum", "test_SGD_contract"})
-
-PLANTED_01_SGD = (
-    *BASELINE,
-    PlantedSubmission(
-        "momentum_as_average", "SGD momentum as an exponential average: buf = m * buf + (1 - m) * g",
-        {"SGD": sgd_source("momentum as an average", momentum="buf.mul_(self.momentum).add_(g, alpha=1 - self.momentum)")},
-        frozenset({"test_SGD_momentum"})),
-    PlantedSubmission(
-        "decay_after_momentum", "SGD adds weight decay after the momentum buffer",
-        {"SGD": sgd_source("decay after momentum", decay="pass",
-                     apply="if self.weight_decay != 0:\n                g = g + self.weight_decay * p\n            p.add_(g, alpha=-self.lr)")},
-        frozenset({"test_SGD_momentum"})),
-    PlantedSubmission(
-        "not_in_place", "SGD replaces p.data instead of updating in place",
-        {"SGD": sgd_source("not in place", apply="p.data = p.data - self.lr * g")},
-        frozenset({"test_SGD_contract"})),
-    PlantedSubmission(
-        "crash_on_grad_none", "SGD does not skip parameters whose grad is None",
-        {"SGD": sgd_source("crashes on grad None", skip="pass")},
-        frozenset({"test_SGD_contract"})),
-    PlantedSubmission(
-        "modifies_grad", "SGD adds weight decay into p.grad in place",
-        {"SGD": sgd_source("modifies grad", decay="g = p.grad.add_(p, alpha=self.weight_decay)")},
-        frozenset({"test_SGD_contract"})),
-    PlantedSubmission(
-        "subclass_torch_sgd", "SGD is a subclass of torch.optim.SGD",
-        {"SGD": '''class SGD(torch.optim.SGD):
-    """Borrows torch.optim.SGD's step (not allowed)."""
-
-    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
-        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-'''},
-        _SGD_CELLS),
-    PlantedSubmission(
-        "path_mistakes", "rows after each step, grads never reset, momentum forgotten, hyper-parameters ignored",
-        {"gradient_descent_by_hand": _GD_RECORDS_AFTER, "sgd_epoch_by_hand": _EPOCH_NO_RESET,
-         "opt_fn_with_sgd": _OPT_FN_WITH_SGD_NO_MOMENTUM, "opt_fn": _OPT_FN_IGNORES_HYPERPARAMS},
-        frozenset({"test_gradient_descent_by_hand", "test_sgd_epoch_by_hand", "test_opt_fn_with_sgd", "test_opt_fn"})),
-)
 
 # --- 02_rmsprop_adam -----------------------------------------------------------------------------------
 
@@ -411,15 +348,22 @@ PLANTED_05_SCHEDULERS = (
         frozenset({"test_opt_fn_with_scheduler"})),
 )
 
-PLANTED: dict[str, tuple[PlantedSubmission, ...]] = {
-    "01_sgd": PLANTED_01_SGD,
+_NOT_YET_MOVED: dict[str, tuple[PlantedSubmission, ...]] = {
     "02_rmsprop_adam": PLANTED_02_RMSPROP_ADAM,
     "03_adamw": PLANTED_03_ADAMW,
     "04_param_groups": PLANTED_04_PARAM_GROUPS,
     "05_schedulers": PLANTED_05_SCHEDULERS,
 }
+"""Demo classes still written here; a chapter whose ``course_utils/mistakes/`` module has ``demo()`` is found there first."""
 
 
 def planted_for(assignment: str) -> tuple[PlantedSubmission, ...]:
-    """The demo class of ``assignment``; an unknown assignment gets only the reference and a blank notebook."""
-    return PLANTED.get(assignment, BASELINE)
+    """The demo class of ``assignment``: the reference, a blank notebook, then the chapter's planted mistakes.
+
+    The mistakes come from the ``demo()`` of the ``course_utils/mistakes/`` module that declares
+    ``ASSIGNMENT = assignment``; an assignment without one gets only the reference and a blank notebook.
+    """
+    module = module_for("course_utils.mistakes", assignment)
+    if module is not None and hasattr(module, "demo"):
+        return (*BASELINE, *module.demo())
+    return _NOT_YET_MOVED.get(assignment, BASELINE)

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from course_utils.tolerances import numbers_close, recheck_tolerance_for
+
 __all__ = ["Recorder", "plain", "compare_records", "read_shared_memory", "memory_facts", "RECORD_ERROR", "TAMPERED", "MEMORY"]
 
 RECORD_ERROR = "__raised__"
@@ -181,11 +183,9 @@ def memory_facts(record: Sequence[tuple[str, Any]], reference: Sequence[tuple[st
 
 
 def _tolerance(dtype: torch.dtype) -> tuple[float, float]:
-    if dtype == torch.float64:
-        return 1e-7, 1e-10
-    if dtype == torch.float32:
-        return 1e-4, 1e-6
-    return 1e-2, 1e-3
+    """The course's table for ``dtype`` (``course_utils/tolerances.py``), doubled: two implementations are compared."""
+    tol = recheck_tolerance_for(dtype)
+    return tol.rtol, tol.atol
 
 
 def _fmt(value: Any) -> str:
@@ -221,9 +221,7 @@ def _difference(expected: Any, got: Any) -> str | None:
     if type(expected) is float:
         if type(got) not in (float, int) or type(got) is bool:
             return f"expected the number {expected!r}, got {_fmt(got)}"
-        if math.isnan(expected) and math.isnan(got):
-            return None
-        if math.isclose(got, expected, rel_tol=1e-7, abs_tol=1e-10):
+        if numbers_close(expected, float(got), recheck_tolerance_for(torch.float64)):
             return None
         return f"expected {expected:.10g}, got {got:.10g}"
     if type(expected) in (list, tuple):

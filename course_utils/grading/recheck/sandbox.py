@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.abc
+import importlib.machinery
 import inspect
 import os
 import pkgutil
@@ -176,25 +178,52 @@ class _HiddenModule(types.ModuleType):
         )
 
 
-def hide_grading_modules(prefixes: tuple[str, ...] = ("course_utils.checks", "course_utils.grading")) -> None:
-    """Replace the check and grading packages (and every submodule) with empty stand-ins."""
+HIDDEN_PREFIXES: tuple[str, ...] = ("course_utils.checks", "course_utils.grading", "course_utils.mistakes")
+"""Packages the re-check process hides: the checks, the grading code, and the known mistakes (reference formulas)."""
+
+
+class _RefuseHidden(importlib.abc.MetaPathFinder):
+    """A ``sys.meta_path`` finder that answers every import of a hidden package with an empty stand-in."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self.prefixes = prefixes
+
+    def _hidden(self, name: str) -> bool:
+        return any(name == prefix or name.startswith(prefix + ".") for prefix in self.prefixes)
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if not self._hidden(fullname):
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        stub = _HiddenModule(spec.name)
+        stub.__path__ = []  # a package, so "from course_utils.checks import sgd" reaches this finder again
+        return stub
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+def hide_grading_modules(prefixes: tuple[str, ...] = HIDDEN_PREFIXES) -> None:
+    """Hide the check and grading packages: loaded ones become empty stand-ins, later imports get stand-ins too.
+
+    An import hook (a :data:`sys.meta_path` finder placed first) answers any import under ``prefixes``
+    with an empty module, so a package added later is hidden without being named here.
+    """
     import course_utils
 
-    names = {name for name in sys.modules if name.startswith(prefixes)} | set(prefixes)
-    names |= {f"course_utils.checks.{known}" for known in _CHECK_MODULES}
+    sys.meta_path.insert(0, _RefuseHidden(tuple(prefixes)))
+    names = {name for name in sys.modules if any(name == p or name.startswith(p + ".") for p in prefixes)} | set(prefixes)
     for name in names:
         stub = _HiddenModule(name)
-        stub.__path__ = []  # a package, so "from course_utils.checks import sgd" finds the stand-in below
+        stub.__path__ = []
         sys.modules[name] = stub
     for name in sorted(names):
         parent, _, child = name.rpartition(".")
         owner = course_utils if parent == "course_utils" else sys.modules.get(parent)
         if owner is not None:
             object.__setattr__(owner, child, sys.modules[name])
-
-
-_CHECK_MODULES = ("sgd", "rmsprop_adam", "adamw", "param_groups", "schedulers", "feedback", "guards",
-                  "optimizer_harness", "optimizer_contract", "trajectory")
 
 
 # --- libraries the student's code must leave alone ---------------------------------------------------------

@@ -1,4 +1,9 @@
-"""Probes: the independent checks of every autograded test cell, one registry per assignment.
+"""Probes: the independent checks of every autograded test cell, one module per assignment.
+
+A chapter's probe module declares ``ASSIGNMENT`` and ``PROBES`` (``{test cell grade_id: Probe}``), and is
+found by that declaration (:func:`probes_for` scans this package): nothing to register. The inputs of
+each probe are the rows of the chapter's spec (``course_utils/specs/``), built and run by
+``course_utils/harness.py``, the same as the student-facing checks.
 
 A :class:`Probe` exercises the notebook's objects (looked up by name in the namespace the answer cells
 filled) on inputs drawn from the recorder's seed, and records what comes out. It holds no expected
@@ -15,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from course_utils.grading.recheck.observations import Recorder
+from course_utils.specs import module_for
 
-__all__ = ["Probe", "probes_for", "PROBE_MODULES"]
+__all__ = ["Probe", "probes_for"]
 
 
 @dataclass(frozen=True)
@@ -32,18 +38,13 @@ class Probe:
     allow_torch_optim: tuple[str, ...] = ()
 
 
-PROBE_MODULES: Mapping[str, str] = {
-    "01_sgd": "course_utils.grading.recheck.probes.sgd",
-    "02_rmsprop_adam": "course_utils.grading.recheck.probes.rmsprop_adam",
-    "03_adamw": "course_utils.grading.recheck.probes.adamw",
-    "04_param_groups": "course_utils.grading.recheck.probes.param_groups",
-    "05_schedulers": "course_utils.grading.recheck.probes.schedulers",
-}
+_NOT_YET_MOVED = {"04_param_groups": "param_groups", "05_schedulers": "schedulers"}
+"""Transitional: probe modules written before ``ASSIGNMENT`` was declared (removed once they declare it)."""
 
 
 def probes_for(assignment: str) -> Mapping[str, Probe]:
     """``{test cell grade_id: Probe}`` for ``assignment``; empty for an assignment without probes."""
-    name = PROBE_MODULES.get(assignment)
-    if name is None:
-        return {}
-    return importlib.import_module(name).PROBES
+    module = module_for(__name__, assignment)
+    if module is None and assignment in _NOT_YET_MOVED:
+        module = importlib.import_module(f"{__name__}.{_NOT_YET_MOVED[assignment]}")
+    return {} if module is None else module.PROBES

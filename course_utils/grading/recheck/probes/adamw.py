@@ -18,6 +18,8 @@ from course_utils.grading.recheck.probes.common import OptimizerCase, lookup
 from course_utils.grading.recheck.probes.contract import record_contract
 from course_utils.grading.recheck.probes.rmsprop_adam import ADAM_HYPERPARAMETERS, ADAM_INVALID, trajectory_probe
 
+ASSIGNMENT = "03_adamw"
+
 _ADAMW_PLAIN = [
     OptimizerCase("no decay", {"lr": 0.01, "weight_decay": 0.0}, n_steps=5),
     OptimizerCase("no decay, large eps, other betas", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.0}, n_steps=5),

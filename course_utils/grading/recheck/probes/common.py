@@ -1,8 +1,7 @@
-"""Building blocks shared by the probes: drawing inputs from the recorder's seed and stepping optimizers.
+"""Building blocks shared by the probes: looking names up, describing calls, recording optimizer runs.
 
-Everything here works on plain torch and on the notebook's objects only. Gradients follow the same
-recipe as the in-notebook checks: at every step ``grad = c * p + noise`` for each parameter (a noisy
-diagonal quadratic), computed from that run's current parameter, and assigned as a fresh tensor.
+The inputs come from ``course_utils/harness.py`` (the same recipe as the student-facing checks), drawn
+from the recorder's seed; everything here works on plain torch and on the notebook's objects only.
 """
 
 from __future__ import annotations
@@ -12,9 +11,12 @@ from typing import Any
 
 import torch
 
+from course_utils import harness
 from course_utils.grading.recheck.observations import Recorder
+from course_utils.specs import ExerciseSpec, OptimizerInput
 
-__all__ = ["lookup", "describe_call", "outcome", "random_params", "gradient_recipe", "set_gradients", "record_trajectory", "OptimizerCase"]
+__all__ = ["lookup", "describe_call", "outcome", "random_params", "gradient_recipe", "set_gradients", "record_trajectory",
+           "OptimizerCase", "trajectory_probe"]
 
 
 def lookup(namespace: Mapping[str, Any], name: str) -> Any:
@@ -40,42 +42,54 @@ def describe_call(name: str, hyperparams: Mapping[str, Any]) -> str:
     return f"{name}(params{', ' + args if args else ''})"
 
 
+def _row(tag: int, shapes: Sequence[tuple[int, ...]], n_steps: int = 1, dtype: torch.dtype = torch.float64) -> OptimizerInput:
+    return OptimizerInput("", {}, steps=n_steps, shapes=tuple(tuple(s) for s in shapes), dtype=dtype, seed=tag)
+
+
 def random_params(rec: Recorder, tag: int, shapes: Sequence[tuple[int, ...]], dtype: torch.dtype = torch.float64) -> list[torch.Tensor]:
-    gen = rec.generator(tag)
-    return [torch.randn(shape, generator=gen, dtype=dtype).to(rec.device).requires_grad_(True) for shape in shapes]
+    """Parameters of ``shapes`` drawn from the recorder's seed (:func:`course_utils.harness.make_params`)."""
+    return harness.make_params(_row(tag, shapes, dtype=dtype), rec.device, rec.generator)
 
 
 def gradient_recipe(rec: Recorder, tag: int, shapes: Sequence[tuple[int, ...]], n_steps: int, dtype: torch.dtype = torch.float64):
-    """(curvature per parameter, noise[step][parameter]) drawn from the seed."""
-    gen = rec.generator(10_000 + tag)
-    curvature = [(0.5 + 1.5 * torch.rand(s, generator=gen, dtype=dtype)).to(rec.device) for s in shapes]
-    noise = [[(0.3 * torch.randn(s, generator=gen, dtype=dtype)).to(rec.device) for s in shapes] for _ in range(n_steps)]
-    return curvature, noise
+    """(curvature per parameter, noise[step][parameter]) drawn from the seed (:func:`course_utils.harness.gradient_terms`)."""
+    return harness.gradient_terms(_row(tag, shapes, n_steps, dtype), rec.device, rec.generator)
 
 
-def set_gradients(params: Sequence[torch.Tensor], curvature: Sequence[torch.Tensor], noise: Sequence[torch.Tensor]) -> None:
-    """Give each parameter a fresh gradient ``c * p + noise`` from its current value (one step of the recipe)."""
-    with torch.no_grad():
-        for p, c, n in zip(params, curvature, noise):
-            p.grad = c * p.detach() + n
+set_gradients = harness.set_gradients
 
 
-class OptimizerCase:
-    """One configuration: hyper-parameters, parameter shapes, number of steps and dtype."""
-
-    def __init__(self, label: str, hyperparams: Mapping[str, Any], *, n_steps: int = 5,
-                 shapes: Sequence[tuple[int, ...]] = ((3,), (2, 4), (4, 1, 2)), dtype: torch.dtype = torch.float64) -> None:
-        self.label, self.hyperparams, self.n_steps, self.shapes, self.dtype = label, dict(hyperparams), n_steps, tuple(shapes), dtype
+def OptimizerCase(label: str, hyperparams: Mapping[str, Any], *, n_steps: int = 5,
+                  shapes: Sequence[tuple[int, ...]] = ((3,), (2, 4), (4, 1, 2)), dtype: torch.dtype = torch.float64) -> OptimizerInput:
+    """A spec row written in a probe (chapters not yet moved to ``course_utils/specs/``)."""
+    return OptimizerInput(label, dict(hyperparams), steps=n_steps, shapes=tuple(tuple(s) for s in shapes), dtype=dtype)
 
 
-def record_trajectory(rec: Recorder, optimizer_class: Any, case: OptimizerCase, tag: int, *, class_name: str) -> None:
-    """Step ``optimizer_class(params, **hyperparams)`` and record every parameter after every step."""
-    params = random_params(rec, tag, case.shapes, case.dtype)
-    curvature, noise = gradient_recipe(rec, tag, case.shapes, case.n_steps, case.dtype)
-    optimizer = optimizer_class(params, **case.hyperparams)
-    where = f"{describe_call(class_name, case.hyperparams)} ({case.label}, {str(case.dtype).replace('torch.', '')})"
-    for step in range(case.n_steps):
-        set_gradients(params, curvature, noise[step])
-        optimizer.step()
+def record_trajectory(rec: Recorder, optimizer_class: Any, case: OptimizerInput, tag: int | None = None, *, class_name: str) -> None:
+    """Step ``optimizer_class(params, **kwargs)`` on the row and record every parameter after every step.
+
+    The draws use ``tag`` when given (chapters not yet on a spec), else the row's own seed.
+    """
+    row = case if tag is None else OptimizerInput(case.desc, case.kwargs, steps=case.steps, shapes=case.shapes, dtype=case.dtype, seed=tag)
+    where = f"{describe_call(class_name, row.kwargs)} ({row.desc}, {str(row.dtype).replace('torch.', '')})"
+
+    def record(step: int, params: list[torch.Tensor]) -> None:
         for index, p in enumerate(params):
-            rec.record(f"{where}: parameter {index} (shape {tuple(p.shape)}) after step {step + 1}", p)
+            rec.record(f"{where}: parameter {index} (shape {tuple(p.shape)}) after step {step}", p)
+
+    harness.run_optimizer(lambda ps: optimizer_class(ps, **row.kwargs), row, rec.device, seeds=rec.generator, on_step=record)
+
+
+def trajectory_probe(spec: ExerciseSpec):
+    """The probe of an ``"optimizer"`` spec: the class's parameters after every step of every row."""
+    from course_utils.grading.recheck.probes import Probe
+
+    name = spec.names[0]
+    rows = spec.rows(thorough=True)
+
+    def run(rec: Recorder, ns: Mapping[str, Any]) -> None:
+        optimizer_class = lookup(ns, name)
+        for row in rows:
+            record_trajectory(rec, optimizer_class, row, class_name=name)
+
+    return Probe(run, spec.summary, allow_torch_optim=spec.allow_torch_optim)

@@ -15,9 +15,11 @@ import torch
 from torch import nn
 
 from course_utils.grading.recheck.observations import Recorder, plain
-from course_utils.grading.recheck.probes.common import gradient_recipe, outcome, random_params
+from course_utils.grading.recheck.probes.common import gradient_recipe, lookup, outcome, random_params
+from course_utils.specs import ErrorOptimizerInput, ExerciseSpec
+from course_utils.tolerances import tolerance_for
 
-__all__ = ["record_contract"]
+__all__ = ["record_contract", "contract_probe"]
 
 _isclose = torch.isclose
 
@@ -27,8 +29,8 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
     a, b = plain(a), plain(b)
     if type(a) is not torch.Tensor or type(b) is not torch.Tensor or a.shape != b.shape or a.dtype != b.dtype:
         return False
-    rtol, atol = (1e-9, 1e-12) if a.dtype == torch.float64 else (2e-5, 1e-6)
-    return bool(_isclose(a, b, rtol=rtol, atol=atol, equal_nan=True).all())
+    tol = tolerance_for(a.dtype)
+    return bool(_isclose(a, b, rtol=tol.rtol, atol=tol.atol, equal_nan=True).all())
 
 
 def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -69,13 +71,33 @@ def _state_tensors(obj: Any, depth: int = 0, seen: set[int] | None = None) -> li
     return found
 
 
+def _error_outcome(fn: Any, row: ErrorOptimizerInput) -> str:
+    """``outcome`` for a spec row: an error of the row's type whose message misses its regex is recorded as such."""
+    import re
+
+    try:
+        fn()
+    except row.error_type as error:
+        if row.error_regex and not re.search(row.error_regex, str(error)):
+            return f"raises {type(error).__name__} with another message"
+        return "raises ValueError" if row.error_type is ValueError else f"raises {row.error_type.__name__}"
+    except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+        return f"raises {type(error).__name__}"
+    return "accepted"
+
+
 def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperparams: Mapping[str, Any],
-                    invalid: Sequence[tuple[str, Any]], dtypes: Sequence[torch.dtype] = (torch.float64, torch.float32)) -> None:
-    """Record the contract facts of ``optimizer_class`` built with the stateful ``hyperparams``."""
+                    invalid: Sequence[Any], dtypes: Sequence[torch.dtype] = (torch.float64, torch.float32)) -> None:
+    """Record the contract facts of ``optimizer_class`` built with the stateful ``hyperparams``.
+
+    ``invalid``: the spec's :class:`~course_utils.specs.ErrorOptimizerInput` rows, or (name, value) pairs.
+    """
     device = rec.device
-    for key, value in invalid:
+    for row in invalid:
+        row = row if isinstance(row, ErrorOptimizerInput) else ErrorOptimizerInput({row[0]: row[1]})
         params = random_params(rec, 1, [(3,)])
-        rec.record(f"{name}(params, {key}={value!r})", outcome(lambda: optimizer_class(params, **{key: value})))
+        call = ", ".join(f"{k}={v!r}" for k, v in row.kwargs.items())
+        rec.record(f"{name}(params, {call})", _error_outcome(lambda: optimizer_class(params, **row.kwargs), row))
 
     # in place, and the grad left alone
     # The parameters and gradients live in memory the grader reads back after the process has ended
@@ -202,3 +224,15 @@ def record_contract(rec: Recorder, optimizer_class: Any, *, name: str, hyperpara
     optimizer.zero_grad()
     rec.record(f"{name}.zero_grad() leaves every grad None or zero",
                all(p.grad is None or not bool(p.grad.ne(0).any()) for p in params))
+
+
+def contract_probe(spec: ExerciseSpec):
+    """The probe of a ``"contract"`` spec: its error rows and contract facts for ``spec.contract_kwargs``."""
+    from course_utils.grading.recheck.probes import Probe
+
+    name = spec.names[0]
+
+    def run(rec: Recorder, ns: Mapping[str, Any]) -> None:
+        record_contract(rec, lookup(ns, name), name=name, hyperparams=spec.contract_kwargs, invalid=spec.errors)
+
+    return Probe(run, spec.summary, allow_torch_optim=spec.allow_torch_optim)

@@ -7,41 +7,58 @@ from typing import Any
 
 import torch
 
+from course_utils import harness
 from course_utils.grading.recheck.observations import Recorder
 from course_utils.landscapes import get_landscape
+from course_utils.specs import ExerciseSpec, PathInput
 
-__all__ = ["PathCall", "record_paths", "random_start"]
+__all__ = ["PathCall", "record_paths", "random_start", "path_probe"]
 
 
-class PathCall:
-    """One call ``fn_under_test(landscape, xy, *positional, **kwargs)`` from a start near ``start``."""
-
-    def __init__(self, label: str, landscape: str, start: tuple[float, float], kwargs: Mapping[str, Any] | None = None,
-                 positional: Sequence[Any] = (), jitter: float = 0.2) -> None:
-        self.label, self.landscape, self.start = label, landscape, start
-        self.kwargs, self.positional, self.jitter = dict(kwargs or {}), tuple(positional), jitter
+def PathCall(label: str, landscape: str, start: tuple[float, float], kwargs: Mapping[str, Any] | None = None,
+             positional: Sequence[Any] = (), jitter: float = 0.2) -> PathInput:
+    """A spec row written in a probe (chapters not yet moved to ``course_utils/specs/``)."""
+    return PathInput(label, landscape, start, dict(kwargs or {}), tuple(positional), jitter=jitter)
 
 
 def random_start(rec: Recorder, tag: int, start: tuple[float, float], jitter: float) -> torch.Tensor:
     """``start`` moved by up to ``jitter`` in each coordinate, drawn from the grading run's seed."""
-    offset = (torch.rand(2, generator=rec.generator(tag), dtype=torch.float64) * 2 - 1) * jitter
-    return (torch.tensor(start, dtype=torch.float64) + offset).to(rec.device)
+    return harness.path_start(PathInput("", "", start, jitter=jitter), rec.device, rec.generator, tag - 100)
 
 
-def _describe(name: str, call: PathCall, start: torch.Tensor) -> str:
+def _describe(name: str, call: PathInput, start: torch.Tensor) -> str:
     args = [*(repr(a) for a in call.positional), *(f"{k}={getattr(v, '__name__', v)!r}" for k, v in call.kwargs.items())]
     point = ", ".join(f"{float(v):.4f}" for v in start)
-    return f"{name}({call.landscape}, xy=({point}){', ' + ', '.join(args) if args else ''}) [{call.label}]"
+    return f"{name}({call.landscape}, xy=({point}){', ' + ', '.join(args) if args else ''}) [{call.desc}]"
 
 
-def record_paths(rec: Recorder, fn_under_test: Any, name: str, calls: Sequence[PathCall]) -> None:
+def record_paths(rec: Recorder, fn_under_test: Any, name: str, calls: Sequence[PathInput]) -> None:
     """Record each call's returned path and whether the caller's ``xy`` was left alone."""
     for tag, call in enumerate(calls):
-        start = random_start(rec, 100 + tag, call.start, call.jitter)
+        start = harness.path_start(call, rec.device, rec.generator, tag)
         xy = start.clone()
-        where = _describe(name, call, start)
-        got = fn_under_test(get_landscape(call.landscape), xy, *call.positional, **call.kwargs)
+        kwargs = harness.path_call_kwargs(call)
+        where = _describe(name, PathInput(call.desc, call.landscape, call.start, kwargs, call.positional), start)
+        got = fn_under_test(get_landscape(call.landscape), xy, *call.positional, **kwargs)
         if isinstance(got, torch.Tensor):
             got = got.detach()
         rec.record(f"{where}: the returned path", got)
         rec.record(f"{where}: xy left unchanged", (not xy.requires_grad) and bool(torch.equal(xy.detach(), start)))
+
+
+def path_probe(spec: ExerciseSpec):
+    """The probe of a ``"path"`` spec: every row's returned path from a start drawn near the row's.
+
+    Rows that hand the function one of torch.optim's classes are left out unless the spec allows
+    torch.optim: the probe then runs where torch.optim is locked (``course_utils/grading/recheck/sandbox.py``).
+    """
+    from course_utils.grading.recheck.probes import Probe
+    from course_utils.grading.recheck.probes.common import lookup
+
+    name = spec.names[0]
+    rows = [row for row in spec.rows(thorough=True) if spec.allow_torch_optim or not row.needs_torch_optim]
+
+    def run(rec: Recorder, ns: Mapping[str, Any]) -> None:
+        record_paths(rec, lookup(ns, name), name, rows)
+
+    return Probe(run, spec.summary, allow_torch_optim=spec.allow_torch_optim)

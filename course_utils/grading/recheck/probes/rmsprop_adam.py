@@ -20,6 +20,8 @@ from course_utils.grading.recheck.probes import Probe
 from course_utils.grading.recheck.probes.common import OptimizerCase, lookup, outcome, record_trajectory
 from course_utils.grading.recheck.probes.contract import record_contract
 
+ASSIGNMENT = "02_rmsprop_adam"
+
 __all__ = ["record_signature_defaults", "trajectory_probe", "ADAM_HYPERPARAMETERS", "ADAM_INVALID", "PROBES"]
 
 

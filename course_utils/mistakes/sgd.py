@@ -1,0 +1,232 @@
+"""``01_sgd``'s known mistakes: the SGD class written once as small steps, each mistake one step changed.
+
+``ReferenceSGD`` is torch.optim.SGD with dampening=0 and nesterov=False. ``NUMERIC`` lists the
+variants whose numbers the checks recognise (``course_utils/checks/sgd.py``); ``DEMO`` is the chapter's
+demo class (``course_utils/grading/planted.py``), planted from the same variants.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from course_utils.mistakes import PlantedSubmission, variant_source
+
+ASSIGNMENT = "01_sgd"
+
+
+class ReferenceSGD:
+    """Stochastic gradient descent with momentum and weight decay (torch.optim.SGD, dampening=0, nesterov=False)."""
+
+    mistake = ""
+    hint = ""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+        if lr < 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        self.params = list(params)
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.state = {}
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params:
+            if not self.has_gradient(p):
+                continue
+            g = p.grad
+            if self.weight_decay != 0:
+                g = self.decay(p, g)
+            if self.momentum != 0:
+                g = self.momentum_buffer(p, g)
+            self.apply(p, g)
+
+    def has_gradient(self, p):
+        return p.grad is not None
+
+    def decay(self, p, g):
+        return g.add(p, alpha=self.weight_decay)
+
+    def momentum_buffer(self, p, g):
+        buf = self.state.get(p)
+        if buf is None:
+            buf = self.state[p] = self.first_buffer(g)
+        else:
+            buf = self.accumulate(buf, g)
+        return self.direction(buf, g)
+
+    def first_buffer(self, g):
+        return g.clone()
+
+    def accumulate(self, buf, g):
+        return buf.mul_(self.momentum).add_(g)
+
+    def direction(self, buf, g):
+        return buf
+
+    def apply(self, p, g):
+        p.add_(g, alpha=-self.lr)
+
+
+# --- mistakes the checks recognise by their numbers ---------------------------------------------------------
+
+
+class MomentumAsAverage(ReferenceSGD):
+    mistake = "momentum as an average (the EMA form, buffer starting at the gradient)"
+    hint = ("PyTorch's SGD sums, it does not average: buf = momentum * buf + grad, with no (1 - momentum) factor. "
+            "The EMA form gives the same path only with lr divided by (1 - momentum).")
+
+    def accumulate(self, buf, g):
+        return buf.mul_(self.momentum).add_(g, alpha=1 - self.momentum)
+
+
+class MomentumAsAverageFromZero(ReferenceSGD):
+    mistake = "momentum as an average (the EMA form, buffer starting at zero)"
+    hint = ("PyTorch's SGD starts the buffer at the first gradient (buf = grad.clone()) and then sums: "
+            "buf = momentum * buf + grad, with no (1 - momentum) factor.")
+
+    def first_buffer(self, g):
+        return (1 - self.momentum) * g
+
+    def accumulate(self, buf, g):
+        return buf.mul_(self.momentum).add_(g, alpha=1 - self.momentum)
+
+
+class DecayAfterMomentum(ReferenceSGD):
+    mistake = "weight decay added after momentum"
+    hint = ("Add weight_decay * p to the gradient *before* it enters the momentum buffer: g = grad + weight_decay * p, "
+            "then buf = momentum * buf + g, then p -= lr * buf.")
+
+    def decay(self, p, g):
+        return g
+
+    def apply(self, p, g):
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * p
+        p.add_(g, alpha=-self.lr)
+
+
+class ForgetsBuffer(ReferenceSGD):
+    mistake = "the momentum buffer is not kept between steps"
+    hint = ("Keep the buffer in per-parameter state (self.state[p]['momentum_buffer']) and reuse it on the next step; "
+            "recreating it from the gradient every step switches momentum off.")
+
+    def momentum_buffer(self, p, g):
+        return self.first_buffer(g)
+
+
+class DecayWithoutLr(ReferenceSGD):
+    mistake = "weight decay not multiplied by the learning rate"
+    hint = ("In torch.optim.SGD decay enters through the gradient (g = grad + weight_decay * p), so the parameter "
+            "shrinks by lr * weight_decay * p per step, not by weight_decay * p.")
+
+    def decay(self, p, g):
+        return g
+
+    def apply(self, p, g):
+        p.add_(g, alpha=-self.lr)
+        p.add_(p, alpha=-self.weight_decay)
+
+
+class DecaySign(ReferenceSGD):
+    mistake = "weight decay with the wrong sign"
+    hint = ("Decay pulls weights towards zero: its gradient is +weight_decay * p (the derivative of "
+            "weight_decay / 2 * ||p||^2), added to grad.")
+
+    def decay(self, p, g):
+        return g.add(p, alpha=-self.weight_decay)
+
+
+class Ascent(ReferenceSGD):
+    mistake = "gradient ascent (a + where a - belongs)"
+    hint = "Step against the gradient: p -= lr * g."
+
+    def apply(self, p, g):
+        p.add_(g, alpha=self.lr)
+
+
+class Nesterov(ReferenceSGD):
+    mistake = "Nesterov momentum"
+    hint = "This exercise is plain (heavy-ball) momentum, nesterov=False: step with the buffer itself, p -= lr * buf."
+
+    def direction(self, buf, g):
+        return g + self.momentum * buf
+
+
+NUMERIC = (MomentumAsAverage, MomentumAsAverageFromZero, DecayAfterMomentum, ForgetsBuffer, DecayWithoutLr, DecaySign, Ascent, Nesterov)
+"""In the order the checks try them: the first whose numbers match the student's is named."""
+
+
+# --- mistakes the contract catches (the numbers are right) --------------------------------------------------
+
+
+class NotInPlace(ReferenceSGD):
+    mistake = "the parameter is replaced, not updated in place"
+    hint = "Update p in place inside torch.no_grad(): p.add_(g, alpha=-lr)."
+
+    def apply(self, p, g):
+        p.data = p.data - self.lr * g
+
+
+class CrashesOnMissingGrad(ReferenceSGD):
+    mistake = "a parameter whose grad is None is not skipped"
+    hint = "Skip it: if p.grad is None: continue."
+
+    def has_gradient(self, p):
+        return True
+
+
+class ModifiesGrad(ReferenceSGD):
+    mistake = "weight decay is added into p.grad in place"
+    hint = "Build a new tensor: g = p.grad.add(p, alpha=weight_decay)."
+
+    def decay(self, p, g):
+        return g.add_(p, alpha=self.weight_decay)
+
+
+# --- the demo class -----------------------------------------------------------------------------------------
+
+_SGD_CELLS = frozenset({"test_SGD_plain", "test_SGD_momentum", "test_SGD_contract"})
+
+_SUBCLASS_TORCH_SGD = '''class SGD(torch.optim.SGD):
+    """Borrows torch.optim.SGD's step (not allowed)."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+'''
+
+
+def demo() -> tuple[PlantedSubmission, ...]:
+    """01_sgd's demo class after the reference and the blank notebook (read by ``course_utils/grading/planted.py``)."""
+    from course_utils.grading.submissions import edit, edits
+
+    # Chapter 1's path mistakes, each the reference answer with one thing changed.
+    gd_records_after = edits(("        trajectory[k] = xy.detach()\n", ""),
+                             ("        xy.grad = None\n", "        xy.grad = None\n        trajectory[k] = xy.detach()\n"))
+    epoch_no_reset = edits(("        w.grad = None\n", ""), ("        b.grad = None\n", ""))
+    opt_fn_with_sgd_no_momentum = edit("torch.optim.SGD([xy], lr=lr, momentum=momentum)", "torch.optim.SGD([xy], lr=lr)")
+    opt_fn_ignores_hyperparams = edit("optimizer_class([xy], **optimizer_hyperparams)", "optimizer_class([xy])")
+    return (
+        PlantedSubmission("momentum_as_average", "SGD momentum as an exponential average: buf = m * buf + (1 - m) * g",
+                          {"SGD": variant_source(MomentumAsAverage, "SGD")}, frozenset({"test_SGD_momentum"})),
+        PlantedSubmission("decay_after_momentum", "SGD adds weight decay after the momentum buffer",
+                          {"SGD": variant_source(DecayAfterMomentum, "SGD")}, frozenset({"test_SGD_momentum"})),
+        PlantedSubmission("not_in_place", "SGD replaces p.data instead of updating in place",
+                          {"SGD": variant_source(NotInPlace, "SGD")}, frozenset({"test_SGD_contract"})),
+        PlantedSubmission("crash_on_grad_none", "SGD does not skip parameters whose grad is None",
+                          {"SGD": variant_source(CrashesOnMissingGrad, "SGD")}, frozenset({"test_SGD_contract"})),
+        PlantedSubmission("modifies_grad", "SGD adds weight decay into p.grad in place",
+                          {"SGD": variant_source(ModifiesGrad, "SGD")}, frozenset({"test_SGD_contract"})),
+        PlantedSubmission("subclass_torch_sgd", "SGD is a subclass of torch.optim.SGD", {"SGD": _SUBCLASS_TORCH_SGD}, _SGD_CELLS),
+        PlantedSubmission(
+            "path_mistakes", "rows after each step, grads never reset, momentum forgotten, hyper-parameters ignored",
+            {"gradient_descent_by_hand": gd_records_after, "sgd_epoch_by_hand": epoch_no_reset,
+             "opt_fn_with_sgd": opt_fn_with_sgd_no_momentum, "opt_fn": opt_fn_ignores_hyperparams},
+            frozenset({"test_gradient_descent_by_hand", "test_sgd_epoch_by_hand", "test_opt_fn_with_sgd", "test_opt_fn"})),
+    )

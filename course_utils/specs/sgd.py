@@ -1,0 +1,99 @@
+"""The graded exercises of ``01_sgd``: gradient descent by hand, minibatch SGD, the SGD class, opt_fn, the challenge."""
+
+from __future__ import annotations
+
+import torch
+
+from course_utils.specs import EpochInput, ErrorOptimizerInput, ExerciseSpec, OptimizerInput, PathInput, exercises
+
+ASSIGNMENT = "01_sgd"
+
+SGD_DEFAULTS = {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
+DEFAULTS_DESC = "your class's defaults (expected lr=1e-3, momentum=0.0, weight_decay=0.0)"
+
+
+def _opt_fn_input(desc: str, landscape: str, start: tuple[float, float], optimizer: str, hyperparams: dict,
+                  n_iters: int | None, *, hidden: bool = False) -> PathInput:
+    kwargs = {"optimizer_class": optimizer, "optimizer_hyperparams": hyperparams, **({"n_iters": n_iters} if n_iters is not None else {})}
+    return PathInput(desc, landscape, start, kwargs, hidden=hidden)
+
+
+EXERCISES = exercises(
+    ExerciseSpec(
+        "test_gradient_descent_by_hand", ("gradient_descent_by_hand",), "paths from random starts on four landscapes",
+        kind="path", defaults={"n_iters": 100},
+        cases=(
+            PathInput("Rosenbrock, small steps", "rosenbrock", (-1.5, 2.5), {"lr": 1e-3, "n_iters": 12}),
+            PathInput("ravine", "ravine", (2.5, 1.0), {"lr": 0.05, "n_iters": 15}),
+            PathInput("default n_iters", "quadratic", (1.0, -2.0), {"lr": 0.02}, hidden=True),
+            PathInput("lr given by position", "trimodal", (0.5, 0.5), {"n_iters": 25}, positional=(0.3,), hidden=True),
+            PathInput("one iteration", "rosenbrock", (0.0, 0.0), {"lr": 1e-3, "n_iters": 1}, hidden=True),
+        )),
+    ExerciseSpec(
+        "test_sgd_epoch_by_hand", ("sgd_epoch_by_hand",), "losses, w and b after an epoch on random data",
+        kind="epoch",
+        cases=(
+            EpochInput(10, 3, 10, 0.05, seed=100),
+            EpochInput(10, 3, 4, 0.05, seed=101),
+            EpochInput(7, 2, 1, 0.02, seed=102),
+            EpochInput(23, 5, 8, 0.1, seed=103, hidden=True),
+            EpochInput(5, 4, 16, 0.01, seed=104, hidden=True),
+            EpochInput(12, 1, 5, 0.3, seed=105, hidden=True),
+        )),
+    ExerciseSpec(
+        "test_opt_fn_with_sgd", ("opt_fn_with_sgd",), "paths from random starts",
+        kind="path", defaults={"lr": 1e-3, "momentum": 0.98, "n_iters": 100}, allow_torch_optim=("SGD",),
+        cases=(
+            PathInput("defaults", "rosenbrock", (-1.5, 2.5)),
+            PathInput("ravine with momentum", "ravine", (2.5, 1.0), {"lr": 0.02, "momentum": 0.9, "n_iters": 30}),
+            PathInput("no momentum", "quadratic", (1.0, -2.0), {"lr": 0.05, "momentum": 0.0, "n_iters": 20}, hidden=True),
+            PathInput("trimodal", "trimodal", (0.5, 0.5), {"lr": 0.1, "momentum": 0.5, "n_iters": 40}, hidden=True),
+        )),
+    ExerciseSpec(
+        "test_SGD_plain", ("SGD",), "SGD's parameters after every step of every configuration, from random starting values",
+        kind="optimizer", defaults=SGD_DEFAULTS,
+        cases=(
+            OptimizerInput("plain gradient step", {"lr": 0.1}, steps=3),
+            OptimizerInput("weight decay", {"lr": 0.05, "weight_decay": 0.1}, steps=4),
+            OptimizerInput(DEFAULTS_DESC, {}, steps=2),
+            OptimizerInput("explicit zeros", {"lr": 0.2, "momentum": 0.0, "weight_decay": 0.0}, steps=6, seed=1, hidden=True),
+            OptimizerInput("lr = 0 does not move", {"lr": 0.0, "weight_decay": 0.5}, steps=2, seed=2, hidden=True),
+            OptimizerInput("strong decay, many steps", {"lr": 0.02, "weight_decay": 0.5}, steps=12, seed=3,
+                           shapes=((5,), (3, 3), (2, 1, 4), (1,)), hidden=True),
+            OptimizerInput("float32", {"lr": 0.01, "weight_decay": 0.01}, steps=5, dtype=torch.float32, seed=4, hidden=True),
+        )),
+    ExerciseSpec(
+        "test_SGD_momentum", ("SGD",), "SGD's parameters after every step of every configuration, from random starting values",
+        kind="optimizer", defaults=SGD_DEFAULTS,
+        cases=(
+            OptimizerInput("momentum", {"lr": 0.1, "momentum": 0.9}, steps=5),
+            OptimizerInput("momentum with weight decay", {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.1}, steps=5),
+            OptimizerInput("heavy momentum, many steps", {"lr": 0.01, "momentum": 0.99}, steps=20, seed=1, hidden=True),
+            OptimizerInput("light momentum and decay", {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.01}, steps=10, seed=2,
+                           shapes=((7,), (2, 3), (3, 1, 2), (1, 1)), hidden=True),
+            OptimizerInput("float32 momentum with decay", {"lr": 0.03, "momentum": 0.9, "weight_decay": 0.05}, steps=8,
+                           dtype=torch.float32, seed=3, hidden=True),
+        )),
+    ExerciseSpec(
+        "test_SGD_contract", ("SGD",), "in place, grad untouched, grad=None, frozen layer, odd tensors, state, generator, zero_grad",
+        kind="contract", defaults=SGD_DEFAULTS,
+        contract_kwargs={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1},
+        errors=(ErrorOptimizerInput({"lr": -0.1}), ErrorOptimizerInput({"momentum": -0.5}), ErrorOptimizerInput({"weight_decay": -0.01}))),
+    ExerciseSpec(
+        "test_opt_fn", ("opt_fn",), "paths with optimizers defined by the grader",
+        kind="path", defaults={"n_iters": 100},
+        cases=(
+            _opt_fn_input("torch.optim.SGD with momentum", "ravine", (2.5, 1.0), "torch.optim.SGD", {"lr": 0.02, "momentum": 0.9}, 25),
+            _opt_fn_input("torch.optim.Adam", "rosenbrock", (-1.5, 2.5), "torch.optim.Adam", {"lr": 0.05}, 30),
+            _opt_fn_input("a class that is not torch's", "quadratic", (1.0, -2.0), "SignDescent", {"lr": 0.1}, 20),
+            _opt_fn_input("default n_iters", "trimodal", (0.5, 0.5), "torch.optim.RMSprop", {"lr": 0.01}, None, hidden=True),
+            _opt_fn_input("torch.optim.SGD, no extras", "quadratic", (1.0, -2.0), "torch.optim.SGD", {"lr": 0.05}, 15, hidden=True),
+            _opt_fn_input("heavy-ball momentum", "ravine", (2.5, 1.0), "HeavyBall", {"lr": 0.02, "momentum": 0.9}, 25, hidden=True),
+            _opt_fn_input("heavy ball, default n_iters", "trimodal", (0.5, 0.5), "HeavyBall", {"lr": 0.01}, None, hidden=True),
+            _opt_fn_input("heavy ball, plain steps", "rosenbrock", (-1.5, 2.5), "HeavyBall", {"lr": 1e-3}, 15, hidden=True),
+        )),
+    ExerciseSpec(
+        "test_challenge", ("challenge_optimizer_class", "challenge_hyperparams", "challenge_n_iters"),
+        "the chosen optimizer on Rosenbrock", allow_torch_optim=("*",),
+        limits={"distance": 1e-2, "max_iters": 1000, "landscape": "rosenbrock"}),
+)
