@@ -41,7 +41,8 @@ from course_utils.grading.repair import load_submission
 from course_utils.grading.sanitize import sanitize_submission
 from course_utils.grading.scan import format_flags, scan_notebook
 
-__all__ = ["StudentOutcome", "grade_assignment", "format_outcomes", "default_jobs", "RESULTS_DIR"]
+__all__ = ["StudentOutcome", "grade_assignment", "grade_jobs", "graded_outcome", "read_outcome", "run_jobs",
+           "format_outcomes", "default_jobs", "RESULTS_DIR"]
 
 RESULTS_DIR = Path("build") / "grading_results"
 """Where, under the course root, the coordinator keeps the workers' graded notebooks while nbgrader saves them."""
@@ -61,12 +62,8 @@ class StudentOutcome:
     cell_errors: dict[str, str] = field(default_factory=dict)  # answer cell -> what the re-check could not run in it
 
 
-def _read_outcome(course: Course, student: str, assignment: str, outcome: StudentOutcome) -> None:
-    path = course.root / "autograded" / student / assignment / f"{assignment}.ipynb"
-    if not path.is_file():
-        outcome.graded = False
-        return
-    notebook = json.loads(path.read_text())  # plain JSON: the graded notebook needs no validation here
+def read_outcome(notebook: dict[str, Any], outcome: StudentOutcome) -> None:
+    """Fill ``outcome`` from a graded notebook's JSON (its ``course_grading`` metadata and test cells)."""
     meta = notebook.get("metadata", {}).get("course_grading", {})
     outcome.repairs = list(meta.get("repairs", []))
     outcome.events = list(dict.fromkeys(meta.get("events", [])))
@@ -80,6 +77,14 @@ def _read_outcome(course: Course, student: str, assignment: str, outcome: Studen
                              and o.get("ename") != "IndependentCheckFailed"]
             if not kernel_errors:
                 outcome.overruled.append(grade_id)
+
+
+def _read_outcome(course: Course, student: str, assignment: str, outcome: StudentOutcome) -> None:
+    path = course.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if not path.is_file():
+        outcome.graded = False
+        return
+    read_outcome(json.loads(path.read_text()), outcome)  # plain JSON: the graded notebook needs no validation here
 
 
 def _failure(output: str, student: str) -> str:
@@ -134,6 +139,34 @@ def _save_grades(course: Course, assignment: str, graded: Sequence[str], results
     return "" if result.returncode == 0 else result.stdout + result.stderr
 
 
+def grade_jobs(course: Course, assignment: str, students: Sequence[str], *, seed: int, client: Any
+               ) -> tuple[dict[str, GradedNotebook], dict[str, StudentOutcome]]:
+    """Steps 1 and 2: each gradable student's graded notebook, and the outcomes of those that could not be graded.
+
+    Writes nothing: the gradebook is only read (the sanitize step's released test cells). The outcomes of
+    the graded ones come from :func:`graded_outcome`.
+    """
+    notebooks, outcomes, flags = _sanitized(course, assignment, students)
+    jobs = [GradingJob(str(course.root), assignment, student, notebook, seed) for student, notebook in notebooks.items()]
+    results = {}
+    for result in run_jobs(client, jobs) if jobs else []:
+        if result.notebook is None:
+            outcomes[result.student] = StudentOutcome(result.student, graded=False, flags=flags[result.student],
+                                                      problems=[result.error or "the grading job gave nothing back"])
+        else:
+            results[result.student] = result
+    for student, result in results.items():
+        outcomes[student] = graded_outcome(student, result, flags[student])
+    return results, outcomes
+
+
+def graded_outcome(student: str, result: GradedNotebook, flags: Sequence[str] = ()) -> StudentOutcome:
+    """What the worker's graded notebook says happened to ``student``."""
+    outcome = StudentOutcome(student, graded=True, flags=list(flags))
+    read_outcome(json.loads(result.notebook or "{}"), outcome)
+    return outcome
+
+
 def grade_assignment(course: Course, assignment: str, students: Sequence[str], *, jobs: int | None = None,
                      seed: int | None = None, scheduler: str | None = None, client: Any = None) -> list[StudentOutcome]:
     """Autograde ``students``' submissions of ``assignment``; return one outcome per student, in order.
@@ -142,30 +175,21 @@ def grade_assignment(course: Course, assignment: str, students: Sequence[str], *
     ``LocalCluster`` of ``jobs`` workers (default: one per core) made for this call.
     """
     seed = seed or secrets.randbelow(2**31 - 1) + 1
-    notebooks, outcomes, flags = _sanitized(course, assignment, students)
-    jobs_to_run = [GradingJob(str(course.root), assignment, student, notebook, seed) for student, notebook in notebooks.items()]
-    results: list[GradedNotebook] = []
-    if jobs_to_run:
-        workers = max(1, min(jobs or default_jobs(), len(jobs_to_run)))
-        with nullcontext(client) if client is not None else grading_client(workers, scheduler) as active:
-            results = run_jobs(active, jobs_to_run)
+    workers = max(1, min(jobs or default_jobs(), len(students) or 1))
+    with nullcontext(client) if client is not None else grading_client(workers, scheduler) as active:
+        results, outcomes = grade_jobs(course, assignment, students, seed=seed, client=active)
     (course.root / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     results_dir = Path(tempfile.mkdtemp(prefix=f"{assignment}-", dir=course.root / RESULTS_DIR))
     try:
-        for result in results:
-            if result.notebook is None:
-                outcomes[result.student] = StudentOutcome(result.student, graded=False, flags=flags.get(result.student, []),
-                                                          problems=[result.error or "the grading job gave nothing back"])
-                continue
-            notebook_path, digest_path = result_paths(results_dir, result.student)
-            notebook_path.write_text(result.notebook)
+        for student, result in results.items():
+            notebook_path, digest_path = result_paths(results_dir, student)
+            notebook_path.write_text(result.notebook or "")
             digest_path.write_text(result.input_digest + "\n")
-        graded = [r.student for r in results if r.notebook is not None]
-        output = _save_grades(course, assignment, graded, results_dir, seed) if graded else ""
+        output = _save_grades(course, assignment, list(results), results_dir, seed) if results else ""
     finally:
         shutil.rmtree(results_dir, ignore_errors=True)
-    for student in graded:
-        outcome = StudentOutcome(student, graded=True, flags=flags.get(student, []))
+    for student in results:
+        outcome = StudentOutcome(student, graded=True, flags=outcomes[student].flags)
         _read_outcome(course, student, assignment, outcome)
         if not outcome.graded:
             outcome.problems.append(_failure(output, student) if output else "no graded notebook was written; see .nbgrader.log")

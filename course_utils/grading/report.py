@@ -14,7 +14,7 @@ from datetime import datetime
 
 from course_utils.grading.late import days_late
 
-__all__ = ["CellScore", "Lateness", "ScoreTable", "read_scores", "format_table"]
+__all__ = ["CellScore", "Lateness", "ScoreTable", "read_scores", "notebook_scores", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,23 @@ def read_scores(db_url: str, assignment: str, notebook: str | None = None) -> Sc
                 for grade in submission.grades
             }
     return ScoreTable(assignment, tuple(graded), manual, dict(sorted(rows.items())), duedate, late)
+
+
+def notebook_scores(notebook_json: str) -> dict[str, CellScore]:
+    """Each graded cell's score in a graded notebook, as nbgrader's ``SaveAutoGrades`` scores it.
+
+    For a grading job's result (:mod:`course_utils.grading.job`) read without a gradebook: nbgrader's
+    ``determine_grade`` on every grade cell (a test cell with an error output scores zero).
+    """
+    import nbformat
+    from nbgrader.utils import determine_grade, is_grade
+
+    scores = {}
+    for cell in nbformat.reads(notebook_json, as_version=4).cells:
+        if is_grade(cell):
+            score, max_score = determine_grade(cell)
+            scores[cell.metadata.nbgrader["grade_id"]] = CellScore(score, max_score, score is None)
+    return scores
 
 
 def _fmt(value: float) -> str:
