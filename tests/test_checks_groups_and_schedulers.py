@@ -94,3 +94,74 @@ def test_adagrad_eps_inside_the_root_is_named() -> None:
     namespace = answer_namespace("04_param_groups", {"Adagrad": edit('state["sum"].sqrt().add_(eps)', '(state["sum"] + eps).sqrt()')})
     with pytest.raises(CheckFailed, match="eps inside the square root"):
         groups.check_adagrad(namespace["Adagrad"])
+
+
+# --- the spec, the mistakes and the probes read the same rows -----------------------------------------------
+
+from course_utils import schedule_harness  # noqa: E402
+from course_utils.checks.optimizer_harness import compare_optimizer  # noqa: E402
+from course_utils.device import get_device  # noqa: E402
+from course_utils.grading.recheck.observations import Recorder  # noqa: E402
+from course_utils.harness import optimizer_path  # noqa: E402
+from course_utils.grading.recheck.probes import probes_for  # noqa: E402
+from course_utils.mistakes import param_groups as group_mistakes  # noqa: E402
+from course_utils.mistakes import schedulers as schedule_mistakes  # noqa: E402
+from course_utils.specs import spec_for  # noqa: E402
+
+SCHEDULER_CHECKS = {name: check for cell, (check, (name,)) in schedulers.CELL_CHECKS.items() if cell != "test_opt_fn_with_scheduler"}
+VARIANTS = [(name, variant) for name, variants in schedule_mistakes.MISTAKES.items() for variant in variants]
+
+
+@pytest.mark.parametrize("name", sorted(schedule_mistakes.REFERENCES))
+def test_the_plain_reference_schedules_agree_with_torch(name: str) -> None:
+    """The schedules the mistakes are variants of are right, so a named mistake differs from torch by that one step."""
+    reference = schedule_mistakes.REFERENCES[name]
+    if name == "warmup_cosine":
+        schedulers.check_warmup_cosine(lambda optimizer, **kwargs: reference(optimizer, **kwargs), thorough=True)
+    else:
+        SCHEDULER_CHECKS[name](reference, thorough=True)
+
+
+@pytest.mark.parametrize("name, variant", VARIANTS, ids=[f"{n}:{v.__name__}" for n, v in VARIANTS])
+def test_every_known_scheduler_mistake_is_caught_and_named_by_the_visible_check(name: str, variant: type) -> None:
+    check = SCHEDULER_CHECKS.get(name, schedulers.check_warmup_cosine)
+    student = variant if name != "warmup_cosine" else (lambda optimizer, **kwargs: variant(optimizer, **kwargs))
+    with pytest.raises(CheckFailed, match=re.escape(f"match a known mistake: {variant.mistake}.")):
+        check(student)
+
+
+@pytest.mark.parametrize("variant", schedule_mistakes.PATH_MISTAKES, ids=lambda v: v.__name__)
+def test_every_training_loop_mistake_is_named(variant: type) -> None:
+    def opt_fn_with_scheduler(fn, xy, optimizer_class, optimizer_hyperparams, scheduler_class, scheduler_hyperparams, n_iters=100):
+        call = {"optimizer_class": optimizer_class, "optimizer_hyperparams": optimizer_hyperparams,
+                "scheduler_class": scheduler_class, "scheduler_hyperparams": scheduler_hyperparams}
+        return optimizer_path(fn, xy, lambda ps: variant(ps, call), n_iters, record_after=getattr(variant, "record_after", False))
+
+    with pytest.raises(CheckFailed, match=re.escape(f"match a known mistake: {variant.mistake}.")):
+        schedulers.check_opt_fn_with_scheduler(opt_fn_with_scheduler)
+
+
+def test_the_plain_reference_adagrad_agrees_with_torch_and_each_variant_is_named() -> None:
+    rows = spec_for("04_param_groups")["test_Adagrad"].rows(thorough=True)
+    compare_optimizer(group_mistakes.ReferenceAdagrad, groups.reference_adagrad, rows, exercise="Adagrad",
+                      reference_name="torch.optim.Adagrad", device=get_device())
+    for variant in group_mistakes.NUMERIC:
+        with pytest.raises(CheckFailed, match=re.escape(f"match a known mistake: {variant.mistake}.")):
+            compare_optimizer(variant, groups.reference_adagrad, rows, exercise="Adagrad", reference_name="torch.optim.Adagrad",
+                              mistakes=group_mistakes.NUMERIC, device=get_device())
+
+
+@pytest.mark.parametrize("assignment", ["04_param_groups", "05_schedulers"])
+def test_the_probes_run_every_row_of_the_spec(assignment: str) -> None:
+    """Each row's description appears in what its probe records, so the re-check cannot drift from the spec."""
+    namespace = answer_namespace(assignment)
+    probes = probes_for(assignment)
+    for grade_id, exercise in spec_for(assignment).items():
+        rec = Recorder(seed=3)
+        probes[grade_id].run(rec, namespace)
+        recorded = " ".join(where for where, _ in rec.entries)
+        rows = [row for row in (*exercise.cases, *exercise.errors) if getattr(row, "desc", "")]
+        if exercise.kind == "path":
+            rows = [row for row in rows if not schedule_harness.needs_torch_optim(row)]
+        missing = [row.desc for row in rows if f"[{row.desc}]" not in recorded and row.desc not in recorded]
+        assert not missing, f"{grade_id}: rows the probe never ran: {missing}"

@@ -1,5 +1,9 @@
 """Checks for the graded exercises of ``04_param_groups``.
 
+The cases come from ``course_utils/specs/param_groups.py`` (visible rows, or all rows with
+``thorough=True``), the inputs and runs from ``course_utils/group_harness.py`` and
+``course_utils/harness.py``, the known mistakes from ``course_utils/mistakes/param_groups.py``.
+
 - ``SGD`` with parameter groups: the structure of ``param_groups`` (defaults filled in, the errors),
   the step (per-group hyper-parameters against ``torch.optim.SGD`` with the same groups, a group
   with ``lr=0``, a rate changed mid-training) and the usual optimizer contract;
@@ -11,20 +15,26 @@
 
 from __future__ import annotations
 
-import copy
-import io
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
+from course_utils import group_harness as groups_harness
 from course_utils.checks.feedback import CheckFailed, first_mismatch, passed, quiet, tensors_equal, tolerance_for
 from course_utils.checks.guards import require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
-from course_utils.checks.optimizer_harness import KnownMistake, OptimizerConfig, compare_optimizer, require_signature, student_error
+from course_utils.checks.optimizer_harness import compare_optimizer, require_signature, student_error
 from course_utils.checks.trajectory import require_student_function
 from course_utils.device import get_device
+from course_utils.mistakes import param_groups as mistakes
+from course_utils.specs import param_groups as spec
+from course_utils.specs.param_groups import GroupedStepInput, GroupsErrorInput, GroupsInput
+
+ASSIGNMENT = spec.ASSIGNMENT
+EXERCISES = spec.EXERCISES
 
 __all__ = [
     "check_sgd_param_groups",
@@ -46,134 +56,124 @@ def _require_by_hand(SGD: Any) -> None:
                           "to build them by hand (Adagrad, later in the chapter, is the one written as a subclass).")
 
 
-def _build(SGD: Any, params: Any, what: str, **defaults: Any) -> Any:
-    try:
-        return SGD(params, **defaults)
-    except Exception as error:
-        raise student_error("SGD", f"when built with {what}", error) from None
+def _failed(message: str, row: GroupsInput) -> CheckFailed:
+    """A CheckFailed for ``row``, the call it made written out on the last line."""
+    return CheckFailed(f"{message}\n  The call: {row.call()}")
 
 
-def _tensors(n: int = 4) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(0)
-    return [torch.randn(2 + i, generator=gen, dtype=torch.float64).requires_grad_(True) for i in range(n)]
+def _filled(row: GroupsInput, given: list[list[torch.Tensor]]) -> list[dict]:
+    """What torch.optim makes of the row's groups: the group's own value, else the constructor's, else the exercise's default."""
+    own = [{}] if isinstance(row.params, str) else [{k: v for k, v in g.items() if k != "params"} for g in row.params]
+    defaults = {**EXERCISES["test_SGD_param_groups"].defaults, **row.kwargs}
+    return [{"params": tensors, **{key: group.get(key, defaults.get(key)) for key in HYPERPARAMS}} for group, tensors in zip(own, given)]
 
 
-def _expect_groups(optimizer: Any, expected: list[dict], what: str) -> None:
+def _expect_groups(optimizer: Any, expected: list[dict], row: GroupsInput) -> None:
+    what = row.desc
     groups = getattr(optimizer, "param_groups", None)
     if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
-        raise CheckFailed(f"SGD built with {what} has no param_groups list of dicts (got {type(groups).__name__}).")
+        raise _failed(f"SGD built with {what} has no param_groups list of dicts (got {type(groups).__name__}).", row)
     if len(groups) != len(expected):
-        raise CheckFailed(f"SGD built with {what} has {len(groups)} param_groups; expected {len(expected)}.")
+        raise _failed(f"SGD built with {what} has {len(groups)} param_groups; expected {len(expected)}.", row)
     for index, (got, want) in enumerate(zip(groups, expected)):
         params = got.get("params")
         if not isinstance(params, list) or len(params) != len(want["params"]) or any(a is not b for a, b in zip(params, want["params"])):
-            raise CheckFailed(f"SGD built with {what}: group {index}'s 'params' should be a list of the same tensor objects, in order "
-                              f"({len(want['params'])} tensors); got {type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}.")
+            raise _failed(f"SGD built with {what}: group {index}'s 'params' should be a list of the same tensor objects, in order "
+                              f"({len(want['params'])} tensors); got {type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}.", row)
         for key in HYPERPARAMS:
             if key not in got:
-                raise CheckFailed(f"SGD built with {what}: group {index} has no '{key}'. Fill every hyper-parameter into every group "
-                                  f"(from the group, else from the defaults, else momentum=0.0, weight_decay=0.0), as torch.optim does.")
+                raise _failed(f"SGD built with {what}: group {index} has no '{key}'. Fill every hyper-parameter into every group "
+                                  f"(from the group, else from the defaults, else momentum=0.0, weight_decay=0.0), as torch.optim does.", row)
             if got[key] != want[key]:
-                raise CheckFailed(f"SGD built with {what}: group {index} has {key}={got[key]!r}; expected {want[key]!r} "
-                                  f"(a group's own value wins over the defaults).")
+                raise _failed(f"SGD built with {what}: group {index} has {key}={got[key]!r}; expected {want[key]!r} "
+                                  f"(a group's own value wins over the defaults).", row)
 
 
-def _expect_value_error(SGD: Any, params: Any, what: str, word: str, **defaults: Any) -> None:
-    """SGD(params, **defaults) must raise ValueError whose message mentions ``word`` ("lr" also accepts "learning rate")."""
-    accepted = (word, "learning rate") if word == "lr" else (word,)
+def _expect_error(SGD: Any, row: GroupsErrorInput, device: torch.device) -> None:
+    """SGD(row's arguments) must raise the row's error, whose message mentions one of its words (any case)."""
+    params, _ = groups_harness.group_arguments(row, groups_harness.group_tensors(row, device))
+    what, word, kind = row.desc, row.word, row.error_type.__name__
     try:
-        SGD(params, **defaults)
-    except ValueError as error:
-        if not any(w.lower() in str(error).lower() for w in accepted):
-            raise CheckFailed(f"SGD built with {what} raised ValueError({str(error)!r}); the message should mention {word!r}.") from None
+        SGD(params, **row.kwargs)
+    except row.error_type as error:
+        if not any(w.lower() in str(error).lower() for w in row.mentions):
+            raise _failed(f"SGD built with {what} raised {kind}({str(error)!r}); the message should mention {word!r}.", row) from None
         return
     except Exception as error:
-        raise CheckFailed(f"SGD built with {what} raised {type(error).__name__} ({error}); expected a ValueError mentioning {word!r}.") from None
-    raise CheckFailed(f"SGD built with {what} was accepted; expected a ValueError mentioning {word!r}.")
+        raise _failed(f"SGD built with {what} raised {type(error).__name__} ({error}); expected a {kind} mentioning {word!r}.", row) from None
+    raise _failed(f"SGD built with {what} was accepted; expected a {kind} mentioning {word!r}.", row)
 
 
 def check_sgd_param_groups(SGD: Any, *, thorough: bool = False) -> None:
     """param_groups: one dict per group with 'params' (a list) and every hyper-parameter; the ValueErrors."""
+    exercise = EXERCISES["test_SGD_param_groups"]
+    device = get_device()
     with quiet():
         _require_by_hand(SGD)
-        ps = _tensors()
-        _expect_groups(_build(SGD, ps, "a list of tensors and lr=0.1", lr=0.1), [{"params": ps, "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}], "a list of tensors and lr=0.1")
-        _expect_groups(_build(SGD, (p for p in ps), "a generator and lr=0.1", lr=0.1), [{"params": ps, "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}], "a generator of tensors")
-        groups = [{"params": ps[:2], "lr": 0.01}, {"params": ps[2:], "weight_decay": 0.1}]
-        what = "[{'params': [p0, p1], 'lr': 0.01}, {'params': [p2, p3], 'weight_decay': 0.1}], lr=0.1, momentum=0.9"
-        _expect_groups(_build(SGD, groups, what, lr=0.1, momentum=0.9),
-                       [{"params": ps[:2], "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0}, {"params": ps[2:], "lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}], what)
-        _expect_groups(_build(SGD, [{"params": ps[0], "lr": 0.5}], "a group whose 'params' is a single tensor"),
-                       [{"params": ps[:1], "lr": 0.5, "momentum": 0.0, "weight_decay": 0.0}], "[{'params': p0, 'lr': 0.5}] (no defaults)")
-        _expect_value_error(SGD, [{"params": ps[:2], "lr": 0.1}, {"params": ps[2:]}], "a group without lr and no default lr", "lr")
-        _expect_value_error(SGD, [{"params": ps[:2]}, {"params": ps[1:]}], "p1 in two groups", "group", lr=0.1)
-        if thorough:
-            _expect_value_error(SGD, [{"params": [ps[0], ps[0]]}], "the same tensor twice in one group", "group", lr=0.1)
-            _expect_value_error(SGD, [{"params": ps, "lr": -0.1}], "a group with lr=-0.1", "lr")
-            _expect_groups(_build(SGD, [{"params": ps[:1]}, {"params": ps[1:], "momentum": 0.5, "lr": 0.0}], "a group with lr 0", lr=0.2),
-                           [{"params": ps[:1], "lr": 0.2, "momentum": 0.0, "weight_decay": 0.0}, {"params": ps[1:], "lr": 0.0, "momentum": 0.5, "weight_decay": 0.0}],
-                           "a group with lr=0.0 and momentum=0.5")
+        for row in exercise.rows(thorough):
+            params, given = groups_harness.group_arguments(row, groups_harness.group_tensors(row, device))
+            try:
+                optimizer = SGD(params, **row.kwargs)
+            except Exception as error:
+                raise student_error("SGD", f"when built with {row.desc}: {row.call()}", error) from None
+            _expect_groups(optimizer, _filled(row, given), row)
+        for row in exercise.errors:
+            if thorough or not row.hidden:
+                _expect_error(SGD, row, device)
     passed("SGD builds param_groups like torch.optim: defaults filled into every group, the group's own values win, and the errors are raised.")
 
 
-def _grouped(SGD: Any, layout: list[dict], defaults: Mapping[str, Any]) -> Any:
-    """A factory ``make(params)`` that splits params into the groups of ``layout`` (slices of the parameter list)."""
+def _grouped(SGD: Any, row: GroupedStepInput) -> Any:
+    """A factory ``make(params)`` that splits the harness's parameters into the row's groups."""
     def make(params: list[torch.Tensor], **_: Any) -> Any:
-        groups = [{**{k: v for k, v in g.items() if k != "slice"}, "params": params[g["slice"]]} for g in layout]
-        return SGD(groups, **defaults)
+        built, _ = groups_harness.group_arguments(row, params)
+        return SGD(built, **row.kwargs)
     make.__name__ = getattr(SGD, "__name__", "SGD")
     return make
 
 
-def _layout_text(layout: list[dict], defaults: Mapping[str, Any]) -> str:
-    groups = ", ".join("{" + ", ".join(f"{k}={v!r}" for k, v in g.items() if k != "slice") + "}" for g in layout)
-    return f"groups [{groups}] with defaults {dict(defaults)}"
+def _layout_text(row: GroupedStepInput) -> str:
+    return f"{row.desc}: {row.call()}"
+
+
+def _check_rescaled(SGD: Any, row: GroupedStepInput, device: torch.device) -> None:
+    """A learning rate changed through param_groups mid-training applies from the next step on."""
+    at, factor = row.rescale
+    expected = groups_harness.run_grouped(torch.optim.SGD, row, device)
+    try:
+        got = groups_harness.run_grouped(SGD, row, device)
+    except Exception as error:
+        raise student_error("SGD", "after its learning rates were changed through param_groups", error) from None
+    tol = tolerance_for(row.trajectory_row().dtype)
+    for i, (mine, ref) in enumerate(zip(got[-1], expected[-1])):
+        if first_mismatch(ref, mine, tol) is not None:
+            raise CheckFailed(f"After `for g in opt.param_groups: g['lr'] *= {factor}` at step {at + 1}, SGD's parameters differ from torch.optim.SGD's "
+                              f"(parameter {i}). step() must read each group's hyper-parameters afresh at every call, not copies made in __init__."
+                              f"\n  {_layout_text(row)}, {row.steps} steps.")
 
 
 def check_sgd_groups_step(SGD: Any, *, thorough: bool = False) -> None:
     """Each group steps with its own hyper-parameters, a group with lr=0 stays put, and a rate changed mid-training applies."""
     device = get_device()
-    layouts = [
-        ([{"slice": slice(0, 1), "lr": 0.1, "momentum": 0.9}, {"slice": slice(1, 3), "lr": 0.01, "weight_decay": 0.1}], {"lr": 0.05}),
-        ([{"slice": slice(0, 2), "lr": 0.0, "momentum": 0.9}, {"slice": slice(2, 3)}], {"lr": 0.2, "momentum": 0.5, "weight_decay": 0.01}),
-    ]
-    if thorough:
-        layouts.append(([{"slice": slice(0, 1)}, {"slice": slice(1, 2), "momentum": 0.0}, {"slice": slice(2, 3), "lr": 0.3}], {"lr": 0.02, "momentum": 0.8}))
+    rows = EXERCISES["test_SGD_groups_step"].rows(thorough)
+    layouts = [row for row in rows if row.rescale is None]
     with quiet():
         _require_by_hand(SGD)
-        for index, (layout, defaults) in enumerate(layouts):
-            config = OptimizerConfig(_layout_text(layout, defaults), {}, n_steps=6 if thorough else 4, seed=index)
-            compare_optimizer(_grouped(SGD, layout, defaults), _grouped(torch.optim.SGD, layout, defaults), [config],
+        for row in layouts:
+            compare_optimizer(_grouped(SGD, row), _grouped(torch.optim.SGD, row), [dataclasses.replace(row.trajectory_row(), desc=_layout_text(row))],
                               exercise="SGD", reference_name="torch.optim.SGD with the same groups", device=device)
-        # A learning rate changed through param_groups mid-training applies from the next step on.
-        runs = []
-        for cls in (SGD, torch.optim.SGD):
-            params = [p.detach().to(device).requires_grad_(True) for p in _tensors(2)]
-            opt = cls([{"params": params[:1], "lr": 0.1}, {"params": params[1:], "lr": 0.05}], momentum=0.9)
-            for step in range(6):
-                if step == 3:
-                    for group in opt.param_groups:
-                        group["lr"] *= 0.1
-                for p in params:
-                    p.grad = p.detach() * 0.5 + 1.0
-                try:
-                    opt.step()
-                except Exception as error:
-                    raise student_error("SGD", "after its learning rates were changed through param_groups", error) from None
-            runs.append(params)
-        for i, (mine, ref) in enumerate(zip(*runs)):
-            if first_mismatch(ref.detach(), mine.detach(), tolerance_for(ref.dtype)) is not None:
-                raise CheckFailed("After `for g in opt.param_groups: g['lr'] *= 0.1` at step 4, SGD's parameters differ from torch.optim.SGD's "
-                                  f"(parameter {i}). step() must read each group's hyper-parameters afresh at every call, not copies made in __init__.")
+        for row in rows:
+            if row.rescale is not None:
+                _check_rescaled(SGD, row, device)
     passed(f"SGD steps every group with its own hyper-parameters: {len(layouts)} layouts (lr=0 included) and a mid-training change of lr.")
 
 
 def check_sgd_groups_contract(SGD: Any, *, thorough: bool = False) -> None:
     """The grouped SGD still behaves like a PyTorch optimizer (in place, grad untouched, grad=None, state, zero_grad)."""
+    contract = EXERCISES["test_SGD_groups_contract"]
     with quiet():
         _require_by_hand(SGD)
-        checked = check_contract(SGD, exercise="SGD", stateful_hyperparams={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1},
-                                 invalid_hyperparams=[("lr", -0.1), ("momentum", -0.5), ("weight_decay", -0.01)],
+        checked = check_contract(SGD, exercise="SGD", stateful_hyperparams=contract.contract_kwargs, invalid_hyperparams=contract.errors,
                                  device=get_device(), thorough=thorough)
     passed("SGD with groups behaves like a PyTorch optimizer: " + "; ".join(checked) + ".")
 
@@ -181,29 +181,26 @@ def check_sgd_groups_contract(SGD: Any, *, thorough: bool = False) -> None:
 # --- decay / no-decay split ------------------------------------------------------------------------------
 
 
-class _Tagger(nn.Module):
-    """A model with every kind of parameter the split must sort: Embedding, Linear, LayerNorm, BatchNorm."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(10, 4)
-        self.proj = nn.Linear(4, 8)
-        self.norm = nn.LayerNorm(8)
-        self.body = nn.Sequential(nn.Linear(8, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU())
-        self.head = nn.Linear(8, 3)
-        self.frozen = nn.Linear(3, 3)
-        self.frozen.requires_grad_(False)
+def _decayed_names(model: nn.Module) -> tuple[set[str], set[str]]:
+    """(decayed, not decayed): the weights of Linear layers are decayed; every other trainable parameter is not."""
+    decay, keep = set(), set()
+    for module_name, module in model.named_modules():
+        for name, p in module.named_parameters(recurse=False):
+            if p.requires_grad:
+                full = f"{module_name}.{name}" if module_name else name
+                (decay if isinstance(module, nn.Linear) and name == "weight" else keep).add(full)
+    return decay, keep
 
 
 def check_split_decay_groups(split_decay_groups: Any, *, thorough: bool = False) -> None:
     """Two groups: Linear weights decayed; biases, norm parameters and embeddings not; frozen parameters left out."""
     require_student_function(split_decay_groups, "split_decay_groups")
     with quiet():
-        model = _Tagger()
-        names = {id(p): n for n, p in model.named_parameters()}
-        decay = {"proj.weight", "body.0.weight", "head.weight"}
-        keep = {"embed.weight", "proj.bias", "norm.weight", "norm.bias", "body.1.weight", "body.1.bias", "head.bias"}
-        for wd in ((0.05, 0.3) if thorough else (0.05,)):
+        for row in EXERCISES["test_split_decay_groups"].rows(thorough):
+            wd = row.weight_decay
+            model = groups_harness.split_model(row)
+            names = {id(p): n for n, p in model.named_parameters()}
+            decay, keep = _decayed_names(model)
             try:
                 groups = split_decay_groups(model, wd)
             except Exception as error:
@@ -235,27 +232,11 @@ def check_split_decay_groups(split_decay_groups: Any, *, thorough: bool = False)
 
 # --- Adagrad, the PyTorch way ----------------------------------------------------------------------------
 
-ADAGRAD_DEFAULTS: Mapping[str, Any] = {"lr": 0.01, "eps": 1e-10}
+ADAGRAD_DEFAULTS: Mapping[str, Any] = spec.ADAGRAD_DEFAULTS
 
 
 def reference_adagrad(params: Any, **hyperparams: Any) -> torch.optim.Adagrad:
     return torch.optim.Adagrad(params, **{**ADAGRAD_DEFAULTS, **hyperparams}, lr_decay=0, weight_decay=0, initial_accumulator_value=0)
-
-
-def _adagrad_rule(*, eps_inside: bool = False, no_history: bool = False):
-    def rule(p: torch.Tensor, grad: torch.Tensor, state: dict, h: Mapping[str, Any]) -> None:
-        total = grad * grad if no_history else state.get("sum", torch.zeros_like(p)) + grad * grad
-        state["sum"] = total
-        denom = (total + h["eps"]).sqrt() if eps_inside else total.sqrt() + h["eps"]
-        p.add_(grad / denom, alpha=-h["lr"])
-    return rule
-
-
-ADAGRAD_MISTAKES = (
-    KnownMistake("eps inside the square root", "Add eps after the square root: sum.sqrt() + eps.", _adagrad_rule(eps_inside=True), ADAGRAD_DEFAULTS),
-    KnownMistake("the squared gradients are not accumulated", "Adagrad adds every step's g * g to a running sum kept in self.state[p].",
-                 _adagrad_rule(no_history=True), ADAGRAD_DEFAULTS),
-)
 
 
 def _require_optimizer_subclass(Adagrad: Any) -> None:
@@ -268,76 +249,41 @@ def _require_optimizer_subclass(Adagrad: Any) -> None:
 def check_adagrad(Adagrad: Any, *, thorough: bool = False) -> None:
     """Adagrad, a torch.optim.Optimizer subclass, matches torch.optim.Adagrad and keeps its state in self.state."""
     device = get_device()
-    ladder = [OptimizerConfig("Adagrad", {"lr": 0.1}, n_steps=5), OptimizerConfig("large eps", {"lr": 0.05, "eps": 1e-3}, n_steps=5),
-              OptimizerConfig("your class's defaults (expected lr=0.01, eps=1e-10)", {}, n_steps=3)]
-    if thorough:
-        ladder += [OptimizerConfig("many steps", {"lr": 0.5, "eps": 1e-2}, n_steps=20, seed=1), OptimizerConfig("float32", {"lr": 0.1}, n_steps=6, dtype=torch.float32, seed=2)]
+    exercise = EXERCISES["test_Adagrad"]
+    rows = exercise.rows(thorough)
     with quiet():
         _require_optimizer_subclass(Adagrad)
         require_signature(Adagrad, "Adagrad", ADAGRAD_DEFAULTS)
-        steps = compare_optimizer(Adagrad, reference_adagrad, ladder, exercise="Adagrad", reference_name="torch.optim.Adagrad",
-                                  mistakes=ADAGRAD_MISTAKES, device=device)
+        steps = compare_optimizer(Adagrad, reference_adagrad, rows, exercise="Adagrad", reference_name="torch.optim.Adagrad",
+                                  mistakes=mistakes.NUMERIC, device=device)
         params = [torch.randn(3, dtype=torch.float64, device=device).requires_grad_(True)]
-        optimizer = Adagrad(params, lr=0.1)
+        optimizer = Adagrad(params, **exercise.contract_kwargs)
         params[0].grad = torch.ones_like(params[0])
         optimizer.step()
         if not optimizer.state or params[0] not in optimizer.state:
             raise CheckFailed("After a step, Adagrad's self.state holds nothing for the parameter. Keep the running sum in self.state[p] "
                               "(the base class creates it as a defaultdict), or state_dict() will not save it.")
-        for key in ("lr", "eps"):
+        for key in ADAGRAD_DEFAULTS:
             if key not in optimizer.param_groups[0]:
                 raise CheckFailed(f"Adagrad's param_groups have no '{key}': pass defaults = dict(lr=lr, eps=eps) to super().__init__.")
-    passed(f"Adagrad matches torch.optim.Adagrad: {len(ladder)} configurations, {steps} steps; state lives in self.state.")
-
-
-def _resume_model(dtype: torch.dtype, device: torch.device) -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 2)).to(device=device, dtype=dtype)
+    passed(f"Adagrad matches torch.optim.Adagrad: {len(rows)} configurations, {steps} steps; state lives in self.state.")
 
 
 def check_adagrad_resume(Adagrad: Any, *, thorough: bool = False) -> None:
     """k steps, save model and optimizer, load into fresh objects, k more steps: bit for bit the uninterrupted run."""
     device = get_device()
-    settings = [(torch.float64, 4, {"lr": 0.1})]
-    if thorough:
-        settings += [(torch.float32, 7, {"lr": 0.05, "eps": 1e-3})]
     with quiet():
         _require_optimizer_subclass(Adagrad)
-        for dtype, k, hp in settings:
-            gen = torch.Generator().manual_seed(1)
-            inputs = torch.randn(16, 4, generator=gen, dtype=dtype).to(device)
-            targets = torch.randn(16, 2, generator=gen, dtype=dtype).to(device)
-
-            def train(model: nn.Module, optimizer: Any, steps: int) -> None:
-                for _ in range(steps):
-                    optimizer.zero_grad()
-                    ((model(inputs) - targets) ** 2).mean().backward()
-                    optimizer.step()
-
+        for row in EXERCISES["test_Adagrad_resume"].rows(thorough):
+            k = row.k
             try:
-                straight = _resume_model(dtype, device)
-                train(straight, Adagrad(straight.parameters(), **hp), 2 * k)
-                first = _resume_model(dtype, device)
-                first_opt = Adagrad(first.parameters(), **hp)
-                train(first, first_opt, k)
-                buffer = io.BytesIO()
-                torch.save({"model": first.state_dict(), "optimizer": first_opt.state_dict()}, buffer)
-                buffer.seek(0)
-                saved = torch.load(buffer, weights_only=False)
-                resumed = _resume_model(dtype, device)
-                with torch.no_grad():
-                    for p in resumed.parameters():
-                        p.add_(1.0)  # fresh objects with other values: everything must come from the checkpoint
-                resumed.load_state_dict(saved["model"])
-                resumed_opt = Adagrad(resumed.parameters(), **hp)
-                resumed_opt.load_state_dict(copy.deepcopy(saved["optimizer"]))
-                train(resumed, resumed_opt, k)
+                run = groups_harness.run_resume(Adagrad, row, device)
             except CheckFailed:
                 raise
             except Exception as error:
-                raise student_error("Adagrad", f"during the save-and-resume run ({str(dtype).replace('torch.', '')}, {k} + {k} steps)", error) from None
-            for (name, a), b in zip(straight.named_parameters(), resumed.parameters()):
-                if not tensors_equal(a.detach(), b.detach()):
+                raise student_error("Adagrad", f"during the save-and-resume run ({row.desc})", error) from None
+            for name, a, b in run.pairs():
+                if not tensors_equal(a, b):
                     raise CheckFailed(
                         f"Training {k} steps, saving model and optimizer with state_dict(), loading them into fresh objects and training {k} "
                         f"more steps does not reproduce {2 * k} uninterrupted steps: parameter {name} differs "
@@ -348,11 +294,11 @@ def check_adagrad_resume(Adagrad: Any, *, thorough: bool = False) -> None:
 
 
 CELL_CHECKS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "test_SGD_param_groups": (check_sgd_param_groups, ("SGD",)),
-    "test_SGD_groups_step": (check_sgd_groups_step, ("SGD",)),
-    "test_SGD_groups_contract": (check_sgd_groups_contract, ("SGD",)),
-    "test_split_decay_groups": (check_split_decay_groups, ("split_decay_groups",)),
-    "test_Adagrad": (check_adagrad, ("Adagrad",)),
-    "test_Adagrad_resume": (check_adagrad_resume, ("Adagrad",)),
+    "test_SGD_param_groups": (check_sgd_param_groups, EXERCISES["test_SGD_param_groups"].names),
+    "test_SGD_groups_step": (check_sgd_groups_step, EXERCISES["test_SGD_groups_step"].names),
+    "test_SGD_groups_contract": (check_sgd_groups_contract, EXERCISES["test_SGD_groups_contract"].names),
+    "test_split_decay_groups": (check_split_decay_groups, EXERCISES["test_split_decay_groups"].names),
+    "test_Adagrad": (check_adagrad, EXERCISES["test_Adagrad"].names),
+    "test_Adagrad_resume": (check_adagrad_resume, EXERCISES["test_Adagrad_resume"].names),
 }
 """Test cell grade_id -> (check, the notebook names it is called with, in order)."""
