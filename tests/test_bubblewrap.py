@@ -8,6 +8,7 @@ in CI, where the repository's own set-up installs it and a missing sandbox is a 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -116,3 +117,96 @@ def test_the_fallback_is_announced_when_the_sandbox_is_turned_off() -> None:
     on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "COURSE_SANDBOX"})
     assert off.stdout.startswith("NO SANDBOX") and "COURSE_SANDBOX=off" in off.stdout
     assert on.stdout.startswith("Sandbox: bubblewrap"), on.stdout + on.stderr
+
+
+# --- kernels and re-check processes started ahead of need (kernel_pool, recheck/runner_pool) ----------------------
+
+
+def _kernel_spec():
+    from course_utils.grading import kernel_pool
+
+    guard = Path(kernel_pool.__file__).with_name("kernel_guard.py")
+    return kernel_pool.KernelSpec(kernel_name="python3", memory_mb=2048, protected=(), sandboxed=True,
+                                  extra_arguments=("--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_files=['{guard}']"),
+                                  environment=())
+
+
+def _run_in_kernel(kernel, code: str) -> str:
+    """Run ``code`` in an already started kernel; its stdout."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    client = NotebookClient(notebook, km=kernel.km, timeout=120, startup_timeout=120, allow_errors=True)
+    client.execute()
+    if client.kc is not None:
+        client.kc.stop_channels()
+    return "".join(o.get("text", "") for o in notebook.cells[0].outputs if o.get("output_type") == "stream")
+
+
+def test_kernels_started_ahead_of_need_see_neither_each_other_nor_each_others_files() -> None:
+    from course_utils.grading import kernel_pool
+
+    spec = _kernel_spec()
+    first = kernel_pool.take(spec, keep_warm=1)  # started now; a second one starts in the background
+    second = kernel_pool.take(spec, keep_warm=0)  # the one started ahead of need
+    try:
+        assert first.scratch != second.scratch and first.kernel_dir != second.kernel_dir
+        assert _run_in_kernel(first, "import os\nopen('secret.txt', 'w').write('mine')\nprint(os.getcwd())").strip() == str(first.scratch)
+        seen = _run_in_kernel(second, "import os\n"
+                                      f"print(os.getcwd(), os.listdir('.'), os.path.exists({str(first.scratch)!r}),\n"
+                                      f"      os.path.exists({str(first.kernel_dir)!r}), sorted(p for p in os.listdir('/proc') if p.isdigit()))\n")
+        cwd, listing, *rest = seen.split(" ", 2)
+        assert cwd == str(second.scratch) and listing in ("[]", "['.ipython']"), seen  # its own fresh scratch folder
+        assert rest[0].startswith("False False"), seen  # the other kernel's folders do not exist in its sandbox
+        assert len(rest[0].split("[", 1)[1].split(",")) <= 3, seen  # its own pid namespace: a handful of processes
+    finally:
+        first.discard()
+        second.discard()
+    assert not first.scratch.exists() and not second.scratch.exists() and not first.alive() and not second.alive()
+
+
+def test_a_cell_past_its_time_limit_stops_the_kernel_and_the_rest_is_not_run(tmp_path) -> None:
+    import nbformat
+
+    from course_utils.grading.contained_execute import NOT_RUN, ContainedExecute, grading_metadata
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('before')"),
+        nbformat.v4.new_code_cell("print('looping', flush=True)\nwhile True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass"),
+        nbformat.v4.new_code_cell("print('after')"),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    executor = ContainedExecute(timeout=4, memory_mb=2048, warm_kernels=0)
+    started = time.monotonic()
+    notebook, _ = executor.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
+    assert time.monotonic() - started < 90
+    looping = notebook.cells[1].outputs
+    assert any(o.get("text", "").startswith("looping") for o in looping), looping  # what it printed is kept
+    assert looping[-1]["ename"] == "CellTimeoutError" and "longer than 4 s" in looping[-1]["evalue"], looping
+    assert notebook.cells[2].outputs[0]["ename"] == NOT_RUN, notebook.cells[2].outputs
+    assert grading_metadata(notebook)["events"] == ["a cell ran longer than 4 s; the kernel was stopped"]
+
+
+def test_recheck_processes_started_ahead_of_need_see_only_their_own_folder(tmp_path) -> None:
+    from course_utils.grading.recheck import runner_pool
+    from course_utils.grading.recheck.supervisor import RecheckSettings, run_job
+
+    spec = runner_pool.RunnerSpec(sandboxed=True, memory_mb=2048, file_mb=64)
+    first = runner_pool.take(spec, keep_warm=1)
+    second = runner_pool.take(spec, keep_warm=0)
+    try:
+        assert first.scratch != second.scratch and first.alive() and second.alive()
+        look = ("import os\n"
+                f"assert os.getcwd() == {str(second.scratch)!r}, os.getcwd()\n"
+                f"assert not os.path.exists({str(first.scratch)!r}), 'sees the other process folder'\n"
+                "assert len([p for p in os.listdir('/proc') if p.isdigit()]) <= 3, 'sees processes outside its sandbox'\n"
+                "raise RuntimeError('looked')\n")
+        job = {"role": "student", "assignment": "01_sgd", "seed": 1, "probes": [], "cells": [("look", look)], "protected": []}
+        _, events, errors = run_job(job, second.scratch, RecheckSettings(item_timeout=30), second)
+        assert errors == {"look": "RuntimeError: looked"}, (errors, events)
+        assert not second.alive()
+    finally:
+        for runner in (first, second):
+            runner.kill()
+            shutil.rmtree(runner.scratch, ignore_errors=True)

@@ -1,6 +1,6 @@
 """The process that runs a notebook's code and its probes: ``python -I -m course_utils.grading.recheck.runner``.
 
-It reads one job (JSON) from standard input::
+Once its libraries are imported, it reads one job (JSON) from standard input::
 
     {"role": "student" | "reference", "assignment": "01_sgd", "seed": 123,
      "cells": [["setup", "<source>"], ["SGD", "<source>"], ...],
@@ -8,7 +8,7 @@ It reads one job (JSON) from standard input::
      "protected": ["/course/solutions", ...]}
 
 and works in its current directory (a scratch folder made for it): ``progress.jsonl`` gets a line
-when each cell or probe starts and ends, and ``records/<grade_id>.pt`` the probe's record. A
+once the job is read (``{"ready": true}``), and when each cell or probe starts and ends, and ``records/<grade_id>.pt`` the probe's record. A
 *student* job is hardened first (see :mod:`course_utils.grading.recheck.sandbox`). Nothing here
 knows the expected values: the grader compares records in its own process.
 """
@@ -50,20 +50,15 @@ class _Inert:
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
-    scratch = Path.cwd()
-    (scratch / "records").mkdir(exist_ok=True)
-    progress = open(scratch / "progress.jsonl", "a", buffering=1)
-
-    def mark(**entry: Any) -> None:
-        progress.write(json.dumps(entry) + "\n")
-
+    # The libraries first, the job after: a process started ahead of need (runner_pool) waits for its job
+    # on standard input with all of this loaded. Nothing here depends on the job or runs student code.
     warnings.filterwarnings("ignore")
     import matplotlib
 
     matplotlib.use("Agg")
     import numpy  # noqa: F401  (imported before the student's code, so a numpy.py beside it cannot shadow it)
     import torch
+    import torch._dynamo  # noqa: F401  (the first torch.optim optimizer loads it, ~800 modules: not a probe's time)
     from IPython.core.inputtransformer2 import TransformerManager
 
     import course_utils
@@ -72,9 +67,19 @@ def main() -> int:
     from course_utils.grading.recheck.observations import TAMPERED, Recorder
     from course_utils.grading.recheck.probes import probes_for
 
-    probes = probes_for(job["assignment"])
     device = device_module.get_device()
     transformer = TransformerManager()
+
+    job = json.loads(sys.stdin.read())
+    scratch = Path.cwd()
+    (scratch / "records").mkdir(exist_ok=True)
+    progress = open(scratch / "progress.jsonl", "a", buffering=1)
+
+    def mark(**entry: Any) -> None:
+        progress.write(json.dumps(entry) + "\n")
+
+    mark(ready=True)  # libraries loaded, job read: the supervisor's clock for each item starts now
+    probes = probes_for(job["assignment"])
     snapshot = None
     # The set-up cell picks plotly's notebook renderer, which loads nbformat and plotly.js: nothing is
     # displayed here, so skip that.

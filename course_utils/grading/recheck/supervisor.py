@@ -18,11 +18,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +33,7 @@ import torch
 
 from course_utils.grading.recheck.observations import compare_records, memory_facts, read_shared_memory
 from course_utils.grading import bubblewrap
+from course_utils.grading.recheck import runner_pool
 from course_utils.grading.course import OFF_LIMITS
 from course_utils.grading.definitions import definitions_only
 from course_utils.grading.recheck.probes import Probe, probes_for
@@ -53,6 +51,7 @@ class RecheckSettings:
     notebook_timeout: float = 900.0  # wall-clock seconds for one notebook's re-check, restarts included
     file_mb: int = 64  # the largest file (its output log included) a process may write
     sandbox: bool = True  # run student code inside bubblewrap where it works (see course_utils.grading.bubblewrap)
+    warm: int = 2  # processes kept started ahead of need (runner_pool); 0: each started when needed
 
 
 @dataclass(frozen=True)
@@ -105,12 +104,6 @@ def demonstration_sources(release: nbformat.NotebookNode) -> frozenset[str]:
                      if cell.cell_type == "code" and not cell.get("metadata", {}).get("nbgrader"))
 
 
-def _child_env(scratch: Path) -> dict[str, str]:
-    env = bubblewrap.student_env(scratch, MPLBACKEND="Agg")
-    env.setdefault("OMP_NUM_THREADS", "1")
-    return env
-
-
 def _read_progress(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
@@ -149,6 +142,7 @@ class _ProgressWatch:
 
     def __init__(self, path: Path, items: set[str]) -> None:
         self.path, self.items, self.offset, self.seen = path, items, 0, 0
+        self.ready = False  # the runner has its libraries and its job (its first line); no student code ran before
         self._partial = b""
 
     def advanced(self) -> bool:
@@ -170,32 +164,34 @@ class _ProgressWatch:
             if isinstance(entry, dict) and any(isinstance(entry.get(key), str) and entry[key] in self.items
                                                for key in ("start", "done")):
                 self.seen += 1
+            elif isinstance(entry, dict) and entry.get("ready") is True:
+                self.ready = True
         return self.seen > before
 
 
-def _runner_command(scratch: Path, env: dict[str, str], sandboxed: bool) -> list[str]:
-    command = [sys.executable, "-I", "-m", "course_utils.grading.recheck.runner"]
-    if not sandboxed:
-        return command
-    return bubblewrap.sandbox_command(command, writable=[scratch], cwd=scratch, env=env)
-
-
-def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, deadline: float) -> tuple[int | None, str | None, bool]:
-    """Start the runner on ``job`` in ``scratch``; return (exit code, why it was stopped or None, sandboxed).
-
-    The process is stopped when nothing new reaches its progress file for ``item_timeout`` seconds,
-    when it has run ``process_timeout`` seconds in all, or at ``deadline`` (monotonic clock): writing
-    to the progress file cannot keep it alive past the last two.
-    """
+def runner_spec(job: Mapping[str, Any], settings: RecheckSettings) -> runner_pool.RunnerSpec:
+    """How the process for ``job`` starts: a student's code inside bubblewrap (where it works), with the limits."""
     sandboxed = job.get("role") == "student" and settings.sandbox and bubblewrap.available()
-    limits = bubblewrap.Limits(memory_mb=settings.memory_mb, file_mb=settings.file_mb)
-    env = _child_env(scratch)
-    log = open(scratch / "output.log", "ab")
-    process = subprocess.Popen(
-        _runner_command(scratch, env, sandboxed),
-        cwd=scratch, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-        preexec_fn=bubblewrap.limits_preexec(limits),
-    )
+    return runner_pool.RunnerSpec(sandboxed=sandboxed, memory_mb=settings.memory_mb, file_mb=settings.file_mb)
+
+
+def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, deadline: float,
+              runner: runner_pool.StartedRunner | None = None) -> tuple[int | None, str | None, bool]:
+    """Run ``job`` in ``scratch``; return (exit code, why it was stopped or None, sandboxed).
+
+    ``runner``: a process already started in ``scratch`` and waiting for its job (runner_pool); without
+    one (or when it has died meanwhile) a process is started now. The process is stopped when nothing
+    new reaches its progress file for ``item_timeout`` seconds (counted once it has read its job), when it has run ``process_timeout``
+    seconds (from receiving its job) in all, or at ``deadline`` (monotonic clock): writing to the
+    progress file cannot keep it alive past the last two.
+    """
+    spec = runner_spec(job, settings)
+    if runner is not None and not runner.alive():
+        runner.kill()
+        runner = None
+    if runner is None:
+        runner = runner_pool.start_runner(scratch, spec)
+    process, sandboxed = runner.process, runner.sandboxed
     try:
         process.stdin.write(json.dumps(dict(job)).encode())
         process.stdin.close()
@@ -209,7 +205,7 @@ def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, 
     while process.poll() is None:
         time.sleep(0.05)
         now = time.monotonic()
-        if progress.advanced():
+        if progress.advanced() or not progress.ready:  # importing its libraries is not an item's time
             last_change = now
         elif now - last_change > settings.item_timeout:
             stopped = f"made no progress for {settings.item_timeout:g} s (an endless loop?) and was stopped"
@@ -217,17 +213,17 @@ def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, 
         if now >= stop_at:
             stopped = f"ran past the grading time limit ({now - started:.0f} s) and was stopped"
             break
-    try:  # leave nothing behind that the code started (inside a sandbox, killing bwrap ends them all)
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
-    log.close()
-    return process.returncode, stopped, sandboxed
+    code = runner.kill()  # leave nothing behind that the code started
+    return code, stopped, sandboxed
 
 
-def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings) -> tuple[dict[str, list], list[str], dict[str, str]]:
-    """Run ``job`` until every item has run or been given up on; return (records, events, cell errors)."""
+def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings,
+            first: runner_pool.StartedRunner | None = None) -> tuple[dict[str, list], list[str], dict[str, str]]:
+    """Run ``job`` until every item has run or been given up on; return (records, events, cell errors).
+
+    ``first``: a process already started in ``scratch`` for the first attempt; restarts (after a cell or
+    check that hangs or kills its process) start new processes in the same folder.
+    """
     scratch.mkdir(parents=True, exist_ok=True)
     skip: set[str] = set(job.get("skip", ()))
     events: list[str] = []
@@ -241,7 +237,8 @@ def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings) -> tu
         progress_file = scratch / "progress.jsonl"
         if progress_file.exists():
             progress_file.unlink()
-        code, stopped, sandboxed = _run_once({**job, "skip": sorted(skip)}, scratch, settings, deadline)
+        code, stopped, sandboxed = _run_once({**job, "skip": sorted(skip)}, scratch, settings, deadline, first)
+        first = None
         progress = _read_progress(progress_file)
         if any(entry.get("finished") for entry in progress) and code == 0:
             break
@@ -350,22 +347,23 @@ def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_ro
             demonstrations = demonstration_sources(nbformat.read(str(release), as_version=4))
     cells = notebook_cells(notebook, demonstrations=demonstrations)
     protected = _protected(course_root)
-    root = Path(tempfile.mkdtemp(prefix=f"recheck-{assignment}-"))
     got: dict[str, list] = {}
-    jobs = [
-        ({"role": "student", "assignment": assignment, "seed": seed, "probes": grade_ids, "cells": cells,
-          "allow_torch_optim": list(allowed), "protected": protected}, root / f"run{index}")
-        for index, (allowed, grade_ids) in enumerate(sorted(_groups(probes, test_ids).items()))
-    ]
+    jobs = [{"role": "student", "assignment": assignment, "seed": seed, "probes": grade_ids, "cells": cells,
+             "allow_torch_optim": list(allowed), "protected": protected}
+            for allowed, grade_ids in sorted(_groups(probes, test_ids).items())]
+    # One process per job, each started (usually ahead of need) in a sandbox and scratch folder of its own.
+    runners = [runner_pool.take(runner_spec(job, settings), settings.warm) for job in jobs]
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), settings.workers))) as pool:
-            outcomes = list(pool.map(lambda pair: run_job(pair[0], pair[1], settings), jobs))
+            outcomes = list(pool.map(lambda pair: run_job(pair[0], pair[1].scratch, settings, pair[1]), zip(jobs, runners)))
         for records, events, errors in outcomes:
             got.update(records)
             result.events += [e for e in events if e not in result.events]
             result.cell_errors.update(errors)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        for runner in runners:
+            runner.kill()
+            shutil.rmtree(runner.scratch, ignore_errors=True)
     for grade_id in test_ids:
         if grade_id not in expected:
             result.verdicts[grade_id] = Verdict(False, "the grader could not compute the reference for this check; "

@@ -1,0 +1,177 @@
+"""Re-check processes started ahead of need, one process-wide pool; each runs one job, then dies.
+
+A re-check process (:mod:`course_utils.grading.recheck.runner`) spends seconds importing torch and
+the course's libraries before it reads its job from standard input. :func:`take` gives the
+supervisor (:mod:`course_utils.grading.recheck.supervisor`) a process that has been started earlier,
+in the background, in a sandbox and a scratch folder of its own, and is waiting for its job with its
+libraries loaded; it starts the replacement at once. Where none is ready, it starts one there and then.
+
+Nothing is shared between students: a process is started before anyone's submission is known, sees
+only its own empty scratch folder (:mod:`course_utils.grading.bubblewrap`), receives exactly one job
+over its standard input, and is killed when that job is done. It is handed out only for jobs of the
+same settings (:class:`RunnerSpec`) it was started with.
+
+Processes are started from one long-lived thread (a sandbox ends when the thread that started it ends:
+bubblewrap's ``--die-with-parent``) and killed when this process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from course_utils.grading import bubblewrap
+
+__all__ = ["RunnerSpec", "StartedRunner", "start_runner", "take", "shutdown"]
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """How a re-check process is started; only a process of the same spec may run a job."""
+
+    sandboxed: bool
+    memory_mb: int
+    file_mb: int
+
+
+@dataclass
+class StartedRunner:
+    """A running re-check process waiting for its job, in ``scratch`` (its working folder)."""
+
+    process: subprocess.Popen[bytes]
+    scratch: Path
+    log: IO[bytes]
+    sandboxed: bool
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> int | None:
+        """Kill it and everything it started (inside a sandbox, killing bwrap ends them all); its exit code."""
+        if self.log.closed:  # killed before
+            return self.process.returncode
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+        self.log.close()
+        return self.process.returncode
+
+
+def child_env(scratch: Path) -> dict[str, str]:
+    """The whole environment of a re-check process (bubblewrap.student_env), one thread, no display."""
+    env = bubblewrap.student_env(scratch, MPLBACKEND="Agg")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def runner_command(scratch: Path, env: dict[str, str], sandboxed: bool) -> list[str]:
+    command = [sys.executable, "-I", "-m", "course_utils.grading.recheck.runner"]
+    if not sandboxed:
+        return command
+    return bubblewrap.sandbox_command(command, writable=[scratch], cwd=scratch, env=env)
+
+
+def start_runner(scratch: Path, spec: RunnerSpec) -> StartedRunner:
+    """Start a re-check process in ``scratch`` (in its own session, with the spec's limits); it waits for its job."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    limits = bubblewrap.Limits(memory_mb=spec.memory_mb, file_mb=spec.file_mb)
+    env = child_env(scratch)
+    log = open(scratch / "output.log", "ab")
+    try:
+        process = subprocess.Popen(
+            runner_command(scratch, env, spec.sandboxed),
+            cwd=scratch, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=bubblewrap.limits_preexec(limits),
+        )
+    except BaseException:
+        log.close()
+        raise
+    return StartedRunner(process, scratch, log, spec.sandboxed)
+
+
+def _start_in_fresh_folder(spec: RunnerSpec) -> StartedRunner:
+    scratch = Path(tempfile.mkdtemp(prefix="recheck-"))
+    try:
+        return start_runner(scratch, spec)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ready: dict[RunnerSpec, list[Future[StartedRunner]]] = {}
+        self.starter: ThreadPoolExecutor | None = None
+        self.closed = False
+
+    def take(self, spec: RunnerSpec, keep_warm: int) -> StartedRunner:
+        runner = None
+        with self.lock:
+            waiting = self.ready.setdefault(spec, [])
+            while waiting and runner is None:
+                runner = _usable(waiting.pop(0))
+            if keep_warm > 0 and not self.closed:
+                if self.starter is None:
+                    self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recheck-starter")
+                    atexit.register(shutdown)
+                waiting += [self.starter.submit(_start_in_fresh_folder, spec) for _ in range(keep_warm - len(waiting))]
+        return runner if runner is not None else _start_in_fresh_folder(spec)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            self.closed = True
+            pending = [future for futures in self.ready.values() for future in futures]
+            self.ready.clear()
+        for future in pending:
+            try:
+                runner = future.result(timeout=60)
+            except Exception:  # noqa: BLE001
+                continue
+            runner.kill()
+            shutil.rmtree(runner.scratch, ignore_errors=True)
+        if self.starter is not None:
+            self.starter.shutdown(wait=True)
+
+
+def _usable(future: Future[StartedRunner]) -> StartedRunner | None:
+    try:
+        runner = future.result()
+    except Exception:  # noqa: BLE001 - it could not start; the caller starts one
+        return None
+    if runner.alive():
+        return runner
+    runner.kill()
+    shutil.rmtree(runner.scratch, ignore_errors=True)
+    return None
+
+
+_POOL = _Pool()
+
+
+def take(spec: RunnerSpec, keep_warm: int = 2) -> StartedRunner:
+    """A started re-check process for ``spec`` in a fresh scratch folder (the caller kills it and deletes the
+    folder), and ``keep_warm`` more started in the background for the next jobs."""
+    return _POOL.take(spec, keep_warm)
+
+
+def shutdown() -> None:
+    """Kill every process waiting in the pool (at exit, or when a grading worker stops)."""
+    _POOL.shutdown()
