@@ -19,6 +19,8 @@ reference's process).
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +46,8 @@ __all__ = [
     "SignDescent",
     "HeavyBall",
     "epoch_data",
+    "random_tensors",
+    "signature_problem",
 ]
 
 Seeds = Callable[[int], torch.Generator]
@@ -123,6 +127,36 @@ def describe_row(class_name: str, row: OptimizerInput, device: torch.device) -> 
         f"{len(row.shapes)} parameter{'s' if len(row.shapes) != 1 else ''} of shape {shapes}, "
         f"{row.steps} step{'s' if row.steps != 1 else ''}"
     )
+
+
+def signature_problem(cls: Any, exercise: str, defaults: Mapping[str, Any]) -> str | None:
+    """What is wrong with the constructor's signature against the exercise's ``defaults``; None when nothing is.
+
+    It must take every hyper-parameter of ``defaults``, and those it gives a default must have that
+    default. A signature Python cannot read is not judged (None).
+    """
+    expected = f"{exercise}(params, " + ", ".join(f"{k}={v!r}" for k, v in defaults.items()) + ")"
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return None
+    for name, default in defaults.items():
+        if name not in parameters:
+            return f"{exercise}'s constructor has no argument '{name}'. Expected {expected}."
+        given = parameters[name].default
+        if given is inspect.Parameter.empty:
+            continue
+        numbers = isinstance(given, (int, float)) and isinstance(default, (int, float))
+        same = math.isclose(given, default) if numbers else given == default
+        if not same:
+            return f"{exercise}'s default {name} is {given!r}; expected {default!r}, as in torch.optim. Expected {expected}."
+    return None
+
+
+def random_tensors(shapes: Sequence[tuple[int, ...]], dtype: torch.dtype, device: torch.device, seeds: Seeds, tag: int) -> list[torch.Tensor]:
+    """Tensors of ``shapes`` drawn one after the other from ``seeds(tag)`` (inputs of a function under test)."""
+    gen = seeds(tag)
+    return [torch.randn(shape, generator=gen, dtype=dtype).to(device) for shape in shapes]
 
 
 # --- paths on a 2-D landscape -----------------------------------------------------------------------------

@@ -10,7 +10,10 @@ import torch
 from course_utils.checks import CheckFailed
 from course_utils.checks import adamw as adamw_checks
 from course_utils.checks import rmsprop_adam as checks
-from course_utils.grading.planted import adam_source, adamw_source, rmsprop_source
+from course_utils.mistakes import adamw as adamw_mistakes
+from course_utils.mistakes import reference_source, variant_source
+from course_utils.mistakes import rmsprop_adam as mistakes
+
 
 def build(source: str, name: str):
     namespace = {"torch": torch}
@@ -18,70 +21,72 @@ def build(source: str, name: str):
     return namespace[name]
 
 
-ADAM_VARIANTS = {
-    "no bias correction": (checks.check_adam_plain, {"correction1": "1", "correction2": "1"}),
-    "bias correction on the first moment only": (checks.check_adam_plain, {"correction2": "1"}),
-    "t never incremented": (checks.check_adam_plain, {"count": 'state["step"] = 1'}),
-    "eps inside the square root": (checks.check_adam_plain, {}),
-    "decoupled (AdamW-style) decay in Adam": (checks.check_adam_weight_decay, {"decay": "p.mul_(1 - self.lr * self.weight_decay)"}),
+NUMERIC_CHECKS = {
+    "RMSprop": (mistakes.RMSPROP_NUMERIC, (checks.check_rmsprop_plain, checks.check_rmsprop_momentum)),
+    "Adam": (mistakes.ADAM_NUMERIC, (checks.check_adam_plain, checks.check_adam_weight_decay)),
+    "AdamW": ([m for m in adamw_mistakes.NUMERIC if vars(adamw_mistakes).get(m.__name__) is m],  # those written in the module
+              (adamw_checks.check_adamw_plain, adamw_checks.check_adamw_decay)),
 }
+VARIANTS = [(name, variant) for name, (variants, _) in NUMERIC_CHECKS.items() for variant in variants]
 
 
-@pytest.mark.parametrize("mistake", sorted(ADAM_VARIANTS))
-def test_adam_mistake_is_named(mistake: str) -> None:
-    check, changes = ADAM_VARIANTS[mistake]
-    if mistake == "eps inside the square root":
-        source = adam_source(mistake).replace("p.addcdiv_(m_hat, v_hat.sqrt().add_(self.eps), value=-self.lr)",
-                                              "p.addcdiv_(m_hat, (v_hat + self.eps).sqrt(), value=-self.lr)")
-    else:
-        source = adam_source(mistake, **changes)
-    with pytest.raises(CheckFailed, match=re.escape(f"known mistake: {mistake}")):
-        check(build(source, "Adam"))
+@pytest.mark.parametrize("name, variant", VARIANTS, ids=[v.__name__ for _, v in VARIANTS])
+def test_each_known_mistake_planted_as_source_is_named(name: str, variant: type) -> None:
+    """The variant's own source text, run as a student's class, fails a numeric check that names it."""
+    cls = build(variant_source(variant, name), name)
+    messages = []
+    for check in NUMERIC_CHECKS[name][1]:
+        try:
+            check(cls)
+        except CheckFailed as failure:
+            messages.append(str(failure))
+    assert messages, f"{variant.__name__} passed every numeric check of {name}"
+    assert f"known mistake: {variant.mistake}." in messages[0], messages[0]
 
 
-def test_adam_t_from_zero_is_named() -> None:
-    source = adam_source("t from zero", count='t0 = state["step"]\n            state["step"] += 1',
-                         correction1="(1 - beta1 ** t0)", correction2="(1 - beta2 ** t0)")
-    with pytest.raises(CheckFailed, match="known mistake: t starting at 0"):
-        checks.check_adam_plain(build(source, "Adam"))
+def test_adam_core_mistakes_are_named_on_adamw_too() -> None:
+    cls = build(variant_source(mistakes.AdamNoBiasCorrection, "Adam"), "Adam")
+
+    class AdamW(cls):
+        def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+            super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+        def decay(self, p, g):
+            p.mul_(1 - self.lr * self.weight_decay)
+            return g
+
+    with pytest.raises(CheckFailed, match=re.escape("known mistake: no bias correction")):
+        adamw_checks.check_adamw_plain(AdamW)
+
+
+def test_the_mistakes_references_pass_every_check() -> None:
+    """The reference each variant overrides is right, so a named mistake is the variant's one change."""
+    rmsprop = build(reference_source(mistakes.ReferenceRMSprop, "RMSprop"), "RMSprop")
+    adam = build(reference_source(mistakes.ReferenceAdam, "Adam"), "Adam")
+    adamw = build(reference_source(adamw_mistakes.ReferenceAdamW, "AdamW"), "AdamW")
+    for check, cls in ((checks.check_rmsprop_plain, rmsprop), (checks.check_rmsprop_momentum, rmsprop),
+                       (checks.check_rmsprop_contract, rmsprop), (checks.check_adam_plain, adam),
+                       (checks.check_adam_weight_decay, adam), (checks.check_adam_contract, adam),
+                       (adamw_checks.check_adamw_plain, adamw), (adamw_checks.check_adamw_decay, adamw),
+                       (adamw_checks.check_adamw_contract, adamw)):
+        check(cls, thorough=True)
 
 
 def test_wrong_adam_default_betas_are_reported() -> None:
-    source = adam_source("betas").replace("betas=(0.9, 0.999)", "betas=(0.9, 0.99)", 1)
+    source = reference_source(mistakes.ReferenceAdam, "Adam").replace("betas=(0.9, 0.999)", "betas=(0.9, 0.99)", 1)
     with pytest.raises(CheckFailed, match=r"default betas is \(0.9, 0.99\); expected \(0.9, 0.999\)"):
         checks.check_adam_plain(build(source, "Adam"))
 
 
 def test_adam_must_reject_betas_of_one() -> None:
-    source = adam_source("no beta check").replace("if not 0.0 <= beta < 1.0:", "if False:")
+    source = reference_source(mistakes.ReferenceAdam, "Adam").replace("if not 0.0 <= beta < 1.0:", "if False:")
     with pytest.raises(CheckFailed, match=r"betas=\(1.0, 0.999\)\) was accepted"):
         checks.check_adam_contract(build(source, "Adam"))
 
 
-def test_rmsprop_square_average_starting_at_g2_is_named() -> None:
-    source = rmsprop_source("start at g2").replace(
-        'state = self.state.setdefault(p, {"square_avg": torch.zeros_like(p), "buf": torch.zeros_like(p)})\n'
-        '            state["square_avg"].mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)',
-        'first = p not in self.state\n'
-        '            state = self.state.setdefault(p, {"square_avg": g * g, "buf": torch.zeros_like(p)})\n'
-        '            if not first:\n'
-        '                state["square_avg"].mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)')
-    with pytest.raises(CheckFailed, match="known mistake: the square average starts at g \\* g"):
-        checks.check_rmsprop_plain(build(source, "RMSprop"))
-
-
-def test_adamw_decay_after_the_step_is_named() -> None:
-    source = adamw_source("decay after", decay="pass").replace(
-        "p.addcdiv_(m_hat, v_hat.sqrt().add_(self.eps), value=-self.lr)",
-        "p.addcdiv_(m_hat, v_hat.sqrt().add_(self.eps), value=-self.lr)\n            p.mul_(1 - self.lr * self.weight_decay)")
-    with pytest.raises(CheckFailed, match="known mistake: decay applied after the Adam step"):
-        adamw_checks.check_adamw_decay(build(source, "AdamW"))
-
-
 def test_adamw_default_decay_must_be_001() -> None:
-    source = adamw_source("default decay").replace("weight_decay=0.01", "weight_decay=0.0", 1)
     with pytest.raises(CheckFailed, match="default weight_decay is 0.0; expected 0.01"):
-        adamw_checks.check_adamw_plain(build(source, "AdamW"))
+        adamw_checks.check_adamw_plain(build(variant_source(adamw_mistakes.AdamWDefaultDecayZero, "AdamW"), "AdamW"))
 
 
 def test_ema_must_update_in_place() -> None:

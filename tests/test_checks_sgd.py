@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 import torch
 
@@ -9,8 +11,10 @@ from conftest import answer_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import sgd as checks
 from course_utils.grading.adversarial import ADVERSARIAL
-from course_utils.grading.planted import BLANK, REFERENCE, planted_for, sgd_source
+from course_utils.grading.planted import BLANK, REFERENCE, planted_for
 from course_utils.grading.submissions import edit
+from course_utils.mistakes import reference_source, variant_source
+from course_utils.mistakes import sgd as mistakes
 
 PLANTED_WRONG = [p for p in planted_for("01_sgd") if p.student_id not in (REFERENCE, BLANK)]
 
@@ -63,7 +67,7 @@ def test_path_mistakes_are_named(reference: dict) -> None:
 
 
 def test_message_reports_configuration_step_parameter_and_values() -> None:
-    namespace = answer_namespace("01_sgd", {"SGD": sgd_source("ema", momentum="buf.mul_(self.momentum).add_(g, alpha=1 - self.momentum)")})
+    namespace = answer_namespace("01_sgd", {"SGD": variant_source(mistakes.MomentumAsAverage, "SGD")})
     with pytest.raises(CheckFailed) as caught:
         checks.check_sgd_momentum(namespace["SGD"])
     message = str(caught.value)
@@ -73,34 +77,55 @@ def test_message_reports_configuration_step_parameter_and_values() -> None:
 
 # --- mistakes that are not in the demo class ------------------------------------------------------------
 
-SGD_VARIANTS = {
-    "decay not scaled by lr": (checks.check_sgd_plain, "weight decay not multiplied by the learning rate",
-                               {"decay": "pass", "apply": "p.add_(g, alpha=-self.lr)\n            p.mul_(1 - self.weight_decay)"}),
-    "decay sign": (checks.check_sgd_plain, "weight decay with the wrong sign", {"decay": "g = g.add(p, alpha=-self.weight_decay)"}),
-    "ascent": (checks.check_sgd_plain, "gradient ascent", {"apply": "p.add_(g, alpha=self.lr)"}),
-    "buffer forgotten": (checks.check_sgd_momentum, "not kept between steps",
-                         {"momentum": "buf = self.state[p] = g.clone()"}),
-    "nesterov": (checks.check_sgd_momentum, "Nesterov",
-                 {"apply": "p.add_(p.grad.add(p, alpha=self.weight_decay).add(buf, alpha=self.momentum) if self.momentum else g, alpha=-self.lr)"}),
-    "state on the cpu": (checks.check_sgd_contract, "meta", {"skip": "if p.grad is None:\n                continue\n            if self.momentum and p not in self.state:\n                self.state[p] = torch.zeros(p.shape, dtype=p.dtype)"}),
-    "state in float32": (checks.check_sgd_contract, "float32", {"skip": "if p.grad is None:\n                continue\n            if self.momentum and p not in self.state:\n                self.state[p] = torch.zeros_like(p, dtype=torch.float32)"}),
-    "no validation": (checks.check_sgd_contract, "was accepted", {"prelude": ""}),
+def sgd_subclass(body: str, prelude: str = "") -> str:
+    """An SGD cell: the mistakes module's reference SGD, then ``class SGD(ReferenceSGD)`` with ``body`` (a student's change)."""
+    return (prelude + "\n" + reference_source(mistakes.ReferenceSGD, "ReferenceSGD") + "\n\nclass SGD(ReferenceSGD):\n"
+            + textwrap.indent(textwrap.dedent(body), "    "))
+
+
+@pytest.mark.parametrize("variant", mistakes.NUMERIC, ids=lambda v: v.__name__)
+def test_each_known_mistake_planted_as_source_is_named(variant: type) -> None:
+    """The variant's own source text, run as a student's SGD, fails a numeric check that names it."""
+    namespace = answer_namespace("01_sgd", {"SGD": variant_source(variant, "SGD")})
+    messages = []
+    for check in (checks.check_sgd_plain, checks.check_sgd_momentum):
+        try:
+            check(namespace["SGD"])
+        except CheckFailed as failure:
+            messages.append(str(failure))
+    assert messages, f"{variant.__name__} passed both numeric checks"
+    assert f"known mistake: {variant.mistake}." in messages[0], messages[0]
+
+
+def test_the_mistakes_reference_passes_every_check() -> None:
+    namespace = answer_namespace("01_sgd", {"SGD": reference_source(mistakes.ReferenceSGD, "SGD")})
+    for check in (checks.check_sgd_plain, checks.check_sgd_momentum, checks.check_sgd_contract):
+        check(namespace["SGD"], thorough=True)
+
+
+CONTRACT_VARIANTS = {
+    "state on the cpu": ("meta", "def first_buffer(self, g):\n    return torch.zeros(g.shape, dtype=g.dtype).add_(g)\n"),
+    "state in float32": ("float32", "def first_buffer(self, g):\n    return torch.zeros_like(g, dtype=torch.float32).add_(g)\n"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(SGD_VARIANTS))
-def test_sgd_variant_is_rejected_with_its_name(name: str) -> None:
-    check, phrase, changes = SGD_VARIANTS[name]
-    source = sgd_source(name, **changes)
-    if name == "no validation":
-        source = source.replace("raise ValueError", "pass  #")
-    namespace = answer_namespace("01_sgd", {"SGD": source})
+@pytest.mark.parametrize("name", sorted(CONTRACT_VARIANTS))
+def test_contract_mistake_is_explained(name: str) -> None:
+    phrase, body = CONTRACT_VARIANTS[name]
+    namespace = answer_namespace("01_sgd", {"SGD": sgd_subclass(body)})
     with pytest.raises(CheckFailed, match=phrase):
-        check(namespace["SGD"])
+        checks.check_sgd_contract(namespace["SGD"])
+
+
+def test_missing_validation_is_explained() -> None:
+    source = reference_source(mistakes.ReferenceSGD, "SGD").replace("raise ValueError", "pass  #")
+    namespace = answer_namespace("01_sgd", {"SGD": source})
+    with pytest.raises(CheckFailed, match="was accepted"):
+        checks.check_sgd_contract(namespace["SGD"])
 
 
 def test_wrong_default_learning_rate_is_named() -> None:
-    namespace = answer_namespace("01_sgd", {"SGD": sgd_source("default lr").replace("lr=1e-3", "lr=0.01", 1)})
+    namespace = answer_namespace("01_sgd", {"SGD": reference_source(mistakes.ReferenceSGD, "SGD").replace("lr=1e-3", "lr=0.01", 1)})
     with pytest.raises(CheckFailed, match="default lr is 0.01; expected 0.001"):
         checks.check_sgd_plain(namespace["SGD"])
 
@@ -121,8 +146,8 @@ def test_wrapper_around_torch_sgd_scores_nothing() -> None:
 
 
 def test_calling_the_functional_kernel_scores_nothing() -> None:
-    source = sgd_source("functional", prelude="import torch.optim.sgd as _functional_sgd",
-                        apply="_functional_sgd.sgd([p], [g], [None], weight_decay=0.0, momentum=0.0, lr=self.lr, dampening=0.0, nesterov=False, maximize=False)")
+    source = sgd_subclass("def apply(self, p, g):\n    _functional_sgd.sgd([p], [g], [None], weight_decay=0.0, momentum=0.0, lr=self.lr, "
+                          "dampening=0.0, nesterov=False, maximize=False)\n", prelude="import torch.optim.sgd as _functional_sgd")
     namespace = answer_namespace("01_sgd", {"SGD": source})
     with pytest.raises(CheckFailed, match="calls torch.optim"):
         checks.check_sgd_plain(namespace["SGD"])
@@ -178,7 +203,7 @@ def test_challenge_rejects_bad_step_counts(n_iters) -> None:
 def test_checks_ignore_a_patched_torch_allclose_and_equal(reference: dict, monkeypatch) -> None:
     monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
     monkeypatch.setattr(torch, "equal", lambda *a, **k: True)
-    namespace = answer_namespace("01_sgd", {"SGD": sgd_source("modifies grad", decay="g = p.grad.add_(p, alpha=self.weight_decay)")})
+    namespace = answer_namespace("01_sgd", {"SGD": variant_source(mistakes.ModifiesGrad, "SGD")})
     with pytest.raises(CheckFailed, match="modified a gradient"):
         checks.check_sgd_contract(namespace["SGD"])
 

@@ -52,21 +52,26 @@ def _source(cls: type) -> str:
 
 
 def reference_source(reference: type, class_name: str) -> str:
-    """The reference class's own source text, renamed ``class_name``: a complete, correct answer cell."""
-    return _source(reference).replace(f"class {reference.__name__}", f"class {class_name}", 1)
+    """An answer cell defining ``class_name`` as the reference itself (its bases' source first)."""
+    return _cell(reference, class_name)
 
 
 def variant_source(variant: type, class_name: str) -> str:
-    """An answer cell defining ``class_name`` as the mistake ``variant``: the reference's source, then the variant's.
+    """An answer cell defining ``class_name`` as the mistake ``variant``.
 
-    ``variant`` must subclass the reference directly; the cell holds both classes' source text as written
-    in the mistakes module, so what is planted is exactly what the checks replay.
+    The cell holds the source text of the variant's base classes as written in ``course_utils/mistakes/``
+    (the reference, and what it builds on), then the variant's own class renamed ``class_name``: what
+    is planted is exactly what the checks replay.
     """
-    reference = variant.__bases__[0]
-    hidden_name = f"_{class_name}Reference"
-    base = _source(reference).replace(f"class {reference.__name__}", f"class {hidden_name}", 1)
-    head = f"class {variant.__name__}({reference.__name__})"
-    own = _source(variant)
-    if head not in own:
-        raise ValueError(f"{variant.__name__} must be declared as `{head}:`")
-    return base + "\n\n" + own.replace(head, f"class {class_name}({hidden_name})", 1)
+    return _cell(variant, class_name)
+
+
+def _cell(cls: type, class_name: str) -> str:
+    bases = [c for c in reversed(cls.__mro__[1:]) if c is not object]
+    parts = [_source(base) for base in bases]
+    own = _source(cls)
+    head = f"class {cls.__name__}"
+    if not own.startswith(head):
+        raise ValueError(f"{cls.__name__}: its source must start with `{head}`")
+    parts.append(f"class {class_name}" + own[len(head):])
+    return "\n\n".join(parts)

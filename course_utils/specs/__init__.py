@@ -119,7 +119,8 @@ class ExerciseSpec:
     signature must have. ``contract_kwargs``: hyper-parameters that switch every piece of state on, for
     the contract. ``errors``: inputs the constructor must reject. ``allow_torch_optim``: torch.optim
     classes the exercise is meant to use (``"*"``: any). ``limits``: the exercise's stated bounds
-    (the challenge's distance and step budget).
+    (the challenge's distance and step budget). ``check_defaults``: this cell also grades the
+    constructor's signature against ``defaults``.
     """
 
     grade_id: str
@@ -132,6 +133,7 @@ class ExerciseSpec:
     errors: tuple[ErrorOptimizerInput, ...] = ()
     allow_torch_optim: tuple[str, ...] = ()
     limits: Mapping[str, Any] = field(default_factory=dict)
+    check_defaults: bool = False
 
     def rows(self, thorough: bool) -> tuple[Any, ...]:
         """The visible rows, or every row (the hidden test and the re-check)."""

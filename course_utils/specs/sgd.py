@@ -51,7 +51,7 @@ EXERCISES = exercises(
         )),
     ExerciseSpec(
         "test_SGD_plain", ("SGD",), "SGD's parameters after every step of every configuration, from random starting values",
-        kind="optimizer", defaults=SGD_DEFAULTS,
+        kind="optimizer", defaults=SGD_DEFAULTS, check_defaults=True,
         cases=(
             OptimizerInput("plain gradient step", {"lr": 0.1}, steps=3),
             OptimizerInput("weight decay", {"lr": 0.05, "weight_decay": 0.1}, steps=4),

@@ -81,7 +81,11 @@ def record_trajectory(rec: Recorder, optimizer_class: Any, case: OptimizerInput,
 
 
 def trajectory_probe(spec: ExerciseSpec):
-    """The probe of an ``"optimizer"`` spec: the class's parameters after every step of every row."""
+    """The probe of an ``"optimizer"`` spec: the class's parameters after every step of every row.
+
+    With ``spec.check_defaults`` it first records what is wrong with the constructor's defaults (None
+    for the reference), as the check reads them.
+    """
     from course_utils.grading.recheck.probes import Probe
 
     name = spec.names[0]
@@ -89,6 +93,9 @@ def trajectory_probe(spec: ExerciseSpec):
 
     def run(rec: Recorder, ns: Mapping[str, Any]) -> None:
         optimizer_class = lookup(ns, name)
+        if spec.check_defaults:
+            rec.record(f"{name}'s constructor takes the exercise's hyper-parameters with their defaults",
+                       harness.signature_problem(optimizer_class, name, spec.defaults))
         for row in rows:
             record_trajectory(rec, optimizer_class, row, class_name=name)
 
