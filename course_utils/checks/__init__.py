@@ -14,7 +14,6 @@ the chapter's spec (``course_utils/specs/``) and its known mistakes from ``cours
 
 from __future__ import annotations
 
-import importlib
 import types
 
 from course_utils.checks.feedback import CheckFailed
@@ -22,13 +21,7 @@ from course_utils.specs import module_for
 
 __all__ = ["CheckFailed", "checks_for"]
 
-_NOT_YET_MOVED = {"04_param_groups": "param_groups", "05_schedulers": "schedulers"}
-"""Transitional: check modules written before ``ASSIGNMENT`` was declared (removed once they declare it)."""
-
 
 def checks_for(assignment: str) -> types.ModuleType | None:
     """The checks module of ``assignment`` (the one that declares ``ASSIGNMENT = assignment``), or None."""
-    module = module_for(__name__, assignment)
-    if module is None and assignment in _NOT_YET_MOVED:
-        module = importlib.import_module(f"{__name__}.{_NOT_YET_MOVED[assignment]}")
-    return module
+    return module_for(__name__, assignment)

@@ -14,7 +14,6 @@ so they run in the hardened student process where torch.optim and ``course_utils
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +37,7 @@ class Probe:
     allow_torch_optim: tuple[str, ...] = ()
 
 
-_NOT_YET_MOVED = {"04_param_groups": "param_groups", "05_schedulers": "schedulers"}
-"""Transitional: probe modules written before ``ASSIGNMENT`` was declared (removed once they declare it)."""
-
-
 def probes_for(assignment: str) -> Mapping[str, Probe]:
     """``{test cell grade_id: Probe}`` for ``assignment``; empty for an assignment without probes."""
     module = module_for(__name__, assignment)
-    if module is None and assignment in _NOT_YET_MOVED:
-        module = importlib.import_module(f"{__name__}.{_NOT_YET_MOVED[assignment]}")
     return {} if module is None else module.PROBES
