@@ -9,7 +9,9 @@ which parameter, expected against got, and the name of the known mistake the num
 every known mistake, so it never passes an answer the hidden tests would reject for those.
 
 Each chapter's module declares ``ASSIGNMENT`` and is found by it (:func:`checks_for`); its cases come from
-the chapter's spec (``course_utils/specs/``) and its known mistakes from ``course_utils/mistakes/``.
+the chapter's spec (``course_utils/specs/``) and its known mistakes from ``course_utils/mistakes/``. A
+chapter whose cells are all optimizer and contract cells has its checks built from the spec instead
+(``course_utils/checks/generic.py``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,33 @@ import types
 from course_utils.checks.feedback import CheckFailed
 from course_utils.specs import module_for
 
-__all__ = ["CheckFailed", "checks_for"]
+__all__ = ["CheckFailed", "checks_for", "chapter_checks"]
+
+_BUILT: dict[str, types.ModuleType] = {}
 
 
 def checks_for(assignment: str) -> types.ModuleType | None:
-    """The checks module of ``assignment`` (the one that declares ``ASSIGNMENT = assignment``), or None."""
-    return module_for(__name__, assignment)
+    """The checks of ``assignment``: the module that declares ``ASSIGNMENT = assignment``, else one built from its spec.
+
+    A chapter whose cells are all ``"optimizer"`` and ``"contract"`` ones needs no module of its own
+    (``course_utils/checks/generic.py``); None when there is neither.
+    """
+    module = module_for(__name__, assignment)
+    if module is None:
+        from course_utils.checks.generic import spec_checks
+
+        if assignment not in _BUILT:
+            built = spec_checks(assignment)
+            if built is None:
+                return None
+            _BUILT[assignment] = built
+        module = _BUILT[assignment]
+    return module
+
+
+def chapter_checks(assignment: str) -> types.ModuleType:
+    """What a notebook's set-up cell calls: ``checks = chapter_checks("06_nadam")``, then ``checks.check_nadam_plain(NAdam)``."""
+    module = checks_for(assignment)
+    if module is None:
+        raise LookupError(f"no checks for {assignment!r}: add course_utils/specs/ (and, for other kinds of cells, a checks module)")
+    return module

@@ -120,7 +120,11 @@ class ExerciseSpec:
     the contract. ``errors``: inputs the constructor must reject. ``allow_torch_optim``: torch.optim
     classes the exercise is meant to use (``"*"``: any). ``limits``: the exercise's stated bounds
     (the challenge's distance and step budget). ``check_defaults``: this cell also grades the
-    constructor's signature against ``defaults``.
+    constructor's signature against ``defaults``. ``reference``: for an ``"optimizer"`` cell, the
+    torch.optim class the student's class is compared with (``"torch.optim.NAdam"``), built with
+    ``defaults``, ``reference_kwargs`` (fixed options such as ``nesterov=False``) and the row's kwargs;
+    a chapter whose cells are all ``"optimizer"`` and ``"contract"`` ones needs no checks or probes
+    module of its own (``course_utils/checks/generic.py``).
     """
 
     grade_id: str
@@ -134,6 +138,8 @@ class ExerciseSpec:
     allow_torch_optim: tuple[str, ...] = ()
     limits: Mapping[str, Any] = field(default_factory=dict)
     check_defaults: bool = False
+    reference: str = ""
+    reference_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def rows(self, thorough: bool) -> tuple[Any, ...]:
         """The visible rows, or every row (the hidden test and the re-check)."""
