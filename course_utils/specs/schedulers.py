@@ -77,15 +77,12 @@ EXERCISES = exercises(
         ScheduleInput("defaults (1/3 to 1 over 5 steps)", {}, 7, seed=501),
         ScheduleInput("decay from 1 to 0.1", {"start_factor": 1.0, "end_factor": 0.1, "total_iters": 6}, 9, (1.0, 0.2), seed=502, hidden=True),
     )),
-    ExerciseSpec(
-        "test_warmup_cosine", ("warmup_cosine",), "group rates, get_last_lr() and last_epoch after every step of 4 cases, random base rates",
-        kind="schedule", defaults={"start_factor": 0.1, "eta_min": 0.0},
-        cases=(
-            ScheduleInput("3 warm-up steps of 10", {"warmup_steps": 3, "total_steps": 10, "start_factor": 0.1, "eta_min": 0.001}, 10, seed=600),
-            ScheduleInput("defaults", {"warmup_steps": 2, "total_steps": 6}, 6, seed=601),
-            ScheduleInput("no warm-up", {"warmup_steps": 0, "total_steps": 5}, 5, seed=602, hidden=True),
-            ScheduleInput("long", {"warmup_steps": 5, "total_steps": 30, "start_factor": 0.01}, 30, (1.0, 0.1), seed=603, hidden=True),
-        )),
+    _scheduler_spec("warmup_cosine", {"start_factor": 0.1, "eta_min": 0.0}, (
+        ScheduleInput("3 warm-up steps of 10", {"warmup_steps": 3, "total_steps": 10, "start_factor": 0.1, "eta_min": 0.001}, 10, seed=600),
+        ScheduleInput("defaults", {"warmup_steps": 2, "total_steps": 6}, 6, seed=601),
+        ScheduleInput("no warm-up", {"warmup_steps": 0, "total_steps": 5}, 5, seed=602, hidden=True),
+        ScheduleInput("long", {"warmup_steps": 5, "total_steps": 30, "start_factor": 0.01}, 30, (1.0, 0.1), seed=603, hidden=True),
+    )),
     ExerciseSpec(
         "test_opt_fn_with_scheduler", ("opt_fn_with_scheduler",), "paths with optimizers and schedulers defined by the grader",
         kind="path", defaults={"n_iters": 100},
