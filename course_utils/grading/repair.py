@@ -6,13 +6,19 @@ is not a notebook at all. nbgrader copes badly with most of this (a missing grad
 flipped ``locked`` flag lets an edited test run). This module lays the submission out again like
 the released notebook (``notebooks/<id>/<id>.ipynb``) and says, in one line per repair, what it did.
 
+It does only what nbgrader's sanitising after it (``Autograde.sanitize_preprocessors``) cannot: find the
+student's cells again (lost metadata, changed grade_ids, duplicates, reordering) and refuse unreadable files.
+``ClearOutput``, ``DeduplicateIds``, ``OverwriteKernelspec`` and ``OverwriteCells`` then clear outputs, set the
+kernelspec, and restore each locked cell (source, type, points) and each deleted test cell from the gradebook.
+
 Rules of :func:`repair_submission`:
 
 - The result follows the **release's cell order** and has one cell per release cell, plus the cells
   the student added.
-- **Locked cells, test cells and markdown instructions** come from the release. A student's edit to
-  one, or its deletion, is undone and noted. (An edited instruction cell that gained text is also
-  kept, after the restored one, as an ungraded cell, so nothing the student wrote is lost.)
+- **Locked cells, test cells and markdown instructions** take the release's metadata; a deleted one is put
+  back (a test cell by ``OverwriteCells.add_missing_cells``), an edited one restored (a locked one by
+  ``OverwriteCells``), and noted. (An edited instruction cell that gained text is also kept, after the
+  restored one, as an ungraded cell, so nothing the student wrote is lost.)
 - **Answer cells** (``solution: true``) take the student's source. The student's cell is found, in
   this order: by ``grade_id`` (whatever its flags say); by the cell ``id``; by content identical to
   the release's (an unanswered cell); by the functions and classes the stub defines (the one student
@@ -30,9 +36,8 @@ Rules of :func:`repair_submission`:
   matched by the nearest student cell above them. Extra copies of a locked cell identical to the
   release are dropped.
 - **Reordered cells** are put back in the release's order.
-- **Outputs and execution counts** are cleared; cell ids of release cells are the release's, other
-  cells keep their id when it is valid and unique, else get a fresh one. The notebook takes the
-  release's ``kernelspec``, ``language_info`` and nbformat minor version.
+- **Cell ids** of release cells are the release's, other cells keep their id when it is valid and unique,
+  else get a fresh one; the notebook takes the release's nbformat minor version.
 - An undamaged submission comes back with the same cells and no notes.
 
 :func:`load_submission` reads a submitted file without changing it and explains what is wrong with
@@ -201,6 +206,19 @@ def _role(cell: Any) -> str:
     if _is_graded_kind(meta) or cell.get("cell_type") != "code":
         return _FIXED
     return _PLAIN
+
+
+def _nbgrader_restores(cell: Any) -> bool:
+    """Whether nbgrader's ``OverwriteCells`` restores this release cell's source from the gradebook (locked, with a
+    grade_id, not an answer)."""
+    meta = _nbgrader(cell)
+    return bool(meta.get("locked")) and not meta.get("solution") and _grade_id(cell) is not None
+
+
+def _nbgrader_adds_back(cell: Any) -> bool:
+    """Whether ``OverwriteCells.add_missing_cells`` puts this release cell back when it is deleted: a test cell."""
+    meta = _nbgrader(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and _grade_id(cell) is not None
 
 
 def _preview(source: str, width: int = 40) -> str:
@@ -502,7 +520,7 @@ def _notes_for_matches(m: _Matching) -> list[str]:
         label = _release_label(rcell, i)
         j = m.match.get(i)
         if j is None:
-            notes.append(_missing_note(m.roles[i], label))
+            notes.append(_missing_note(m.roles[i], label, _nbgrader_adds_back(rcell)))
             continue
         scell = m.student[j]
         if _nbgrader(rcell) and m.how[i] != "grade_id":
@@ -528,10 +546,12 @@ def _notes_for_matches(m: _Matching) -> list[str]:
     return notes
 
 
-def _missing_note(role: str, label: str) -> str:
+def _missing_note(role: str, label: str, by_nbgrader: bool) -> str:
     """The note for a release cell with no counterpart in the submission."""
     if role == _ANSWER:
         return f"{label} was not found in the submission (deleted, or unrecognisable); used the released empty cell, which scores zero"
+    if by_nbgrader:
+        return f"{label} was missing; restored from the released notebook by nbgrader, after the graded cell before it"
     return f"{label} was missing; restored from the released notebook"
 
 
@@ -614,23 +634,12 @@ def _extra_cell_notes(m: _Matching, extras: Iterable[int]) -> list[str]:
 # Building the repaired notebook
 
 
-def _cleared(cell: NotebookNode) -> NotebookNode:
-    """The cell without outputs and execution count (code), or without those fields (others)."""
-    if cell.get("cell_type") == "code":
-        cell["outputs"] = []
-        cell["execution_count"] = None
-    else:
-        cell.pop("outputs", None)
-        cell.pop("execution_count", None)
-    return cell
-
-
 def _release_cell(rcell: Any, student_source: str | None) -> NotebookNode:
     """A copy of the release cell, with the student's source when given."""
     cell = nbformat.from_dict(copy.deepcopy(dict(rcell)))
     if student_source is not None:
         cell["source"] = student_source
-    return _cleared(cell)
+    return cell
 
 
 def _extra_cell(scell: Any) -> NotebookNode:
@@ -641,7 +650,10 @@ def _extra_cell(scell: Any) -> NotebookNode:
         metadata.pop(key, None)
     cell["metadata"] = nbformat.from_dict(metadata)
     cell["source"] = _source(scell)
-    return _cleared(cell)
+    if cell.get("cell_type") != "code":  # a code cell turned markdown keeps no code-cell fields
+        cell.pop("outputs", None)
+        cell.pop("execution_count", None)
+    return cell
 
 
 def _anchor_extras(m: _Matching) -> dict[int, list[int]]:
@@ -689,22 +701,16 @@ def _build_cells(m: _Matching) -> tuple[list[NotebookNode], list[bool]]:
         add(_extra_cell(m.student[j]), False)
     for i, rcell in enumerate(m.release):
         j = m.match.get(i)
-        student_source = _source(m.student[j]) if j is not None and m.roles[i] != _FIXED else None
+        if j is None and _nbgrader_adds_back(rcell):
+            continue  # a deleted test cell: OverwriteCells.add_missing_cells adds it back
+        keeps_source = m.roles[i] != _FIXED or _nbgrader_restores(rcell)  # OverwriteCells restores a locked cell
+        student_source = _source(m.student[j]) if j is not None and keeps_source else None
         add(_release_cell(rcell, student_source), True)
         if j is not None and m.roles[i] == _FIXED and _keeps_student_version(rcell, m.student[j]):
             add(_extra_cell(m.student[j]), False)  # what the student wrote into an instruction
         for k in extras.get(i, []):
             add(_extra_cell(m.student[k]), False)
     return cells, is_release
-
-
-def _notebook_metadata(submission: NotebookNode, release: NotebookNode) -> NotebookNode:
-    """The submission's notebook metadata with the release's kernelspec and language_info."""
-    metadata = nbformat.from_dict(copy.deepcopy(dict(submission.get("metadata") or {})))
-    for key in ("kernelspec", "language_info"):
-        if key in release.get("metadata", {}):
-            metadata[key] = copy.deepcopy(release["metadata"][key])
-    return metadata
 
 
 def repair_submission(submission: NotebookNode, release: NotebookNode) -> tuple[NotebookNode, list[str]]:
@@ -722,7 +728,8 @@ def repair_submission(submission: NotebookNode, release: NotebookNode) -> tuple[
     cells, is_release = _build_cells(m)
     minor = int(release.get("nbformat_minor", 5))
     _assign_ids(cells, is_release, minor)
-    repaired = nbformat.v4.new_notebook(cells=cells, metadata=_notebook_metadata(submission, release))
+    metadata = nbformat.from_dict(copy.deepcopy(dict(submission.get("metadata") or {})))
+    repaired = nbformat.v4.new_notebook(cells=cells, metadata=metadata)
     repaired.nbformat, repaired.nbformat_minor = 4, minor
     return repaired, notes
 
@@ -734,7 +741,9 @@ def repair_submission(submission: NotebookNode, release: NotebookNode) -> tuple[
 class RepairFromRelease(NbGraderPreprocessor):
     """Repair each submission from the released notebook before the rest of nbgrader's sanitising.
 
-    Goes first in ``Autograde.sanitize_preprocessors``. The notes are logged as warnings and kept in
+    Goes first in ``Autograde.sanitize_preprocessors``, before ``ClearOutput``, ``DeduplicateIds``,
+    ``OverwriteKernelspec``, ``OverwriteCells`` (with ``add_missing_cells``) and ``CheckCellMetadata``, which
+    finish the work (the module docstring says which part is whose). The notes are logged as warnings and kept in
     the notebook's ``metadata.course_grading.repairs``.
     """
 
