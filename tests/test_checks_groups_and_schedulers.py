@@ -165,3 +165,15 @@ def test_the_probes_run_every_row_of_the_spec(assignment: str) -> None:
             rows = [row for row in rows if not schedule_harness.needs_torch_optim(row)]
         missing = [row.desc for row in rows if f"[{row.desc}]" not in recorded and row.desc not in recorded]
         assert not missing, f"{grade_id}: rows the probe never ran: {missing}"
+
+
+def test_the_chapters_harness_modules_import_no_reference_code() -> None:
+    """group_harness and schedule_harness run in the hardened re-check process, where checks, grading and mistakes are hidden."""
+    import subprocess
+    import sys
+
+    code = ("import sys, course_utils.group_harness, course_utils.schedule_harness\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('course_utils.checks', 'course_utils.grading', 'course_utils.mistakes'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
