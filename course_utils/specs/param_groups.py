@@ -74,6 +74,10 @@ class GroupsErrorInput(GroupsInput):
         """The word a message is asked to mention, in the teaching text."""
         return self.mentions[0]
 
+    def mentioned_in(self, message: str) -> bool:
+        """Whether an error's message mentions one of the row's words (any case)."""
+        return any(word.lower() in message.lower() for word in self.mentions)
+
 
 @dataclass(frozen=True)
 class GroupedStepInput(GroupsInput):

@@ -42,7 +42,7 @@ def _error_outcome(build: Any, row: GroupsErrorInput) -> str:
     try:
         build()
     except row.error_type as error:
-        if any(w.lower() in str(error).lower() for w in row.mentions):
+        if row.mentioned_in(str(error)):
             return f"raises {kind} mentioning {word!r}"
         return f"raises {kind} whose message does not mention {word!r}"
     except Exception as error:  # noqa: BLE001
