@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import io
 import logging
+import re
 import shutil
 import sys
 import zipfile
@@ -162,7 +163,7 @@ def collect(
     return report
 
 
-def _assignments_named(zip_path: Path, known: list[str], regex, default: str | None) -> list[str]:
+def _assignments_named(zip_path: Path, known: list[str], regex: re.Pattern[str] | None, default: str | None) -> list[str]:
     """The assignments the zip's notebook members are for (read from their names alone)."""
     found: set[str] = set()
     for _, _, outcome, parts, _ in zip_members(zip_path):
