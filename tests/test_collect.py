@@ -432,3 +432,22 @@ def test_a_late_collected_submission_pays_the_configured_penalty(tmp_path: Path)
         assert alice.score == 4 and not alice.late_submission_penalty
         assert bob.late_submission_penalty == pytest.approx(2 * 0.25 * 4)
         assert bob.score == 4  # the gradebook keeps the raw score; the penalty is taken off in the grade (export)
+
+
+def test_replacing_a_submission_moves_its_time_and_says_so(tmp_path: Path, course) -> None:
+    import datetime as dt
+
+    from course_utils.grading.late import read_timestamp
+
+    first, second = tmp_path / "first.zip", tmp_path / "second.zip"
+    with zipfile.ZipFile(first, "w") as archive:
+        archive.writestr(_member("jsmith_01_sgd.ipynb", (2026, 11, 1, 9, 0, 0)), b"first")
+    with zipfile.ZipFile(second, "w") as archive:
+        archive.writestr(_member("jsmith_01_sgd.ipynb", (2026, 11, 3, 9, 0, 0)), b"second")
+    collect(first, course)
+    kept = collect(second, course)  # a conflict: the first notebook and its time stay
+    assert kept.conflicts and read_timestamp(course.submission_path("jsmith", "01_sgd").parent) == dt.datetime(2026, 11, 1, 9)
+    replaced = collect(second, course, replace=True)
+    assert replaced.replaced == [("jsmith_01_sgd.ipynb", "jsmith", "01_sgd")]
+    assert read_timestamp(course.submission_path("jsmith", "01_sgd").parent) == dt.datetime(2026, 11, 3, 9)
+    assert any("moved from 2026-11-01 09:00:00" in note for note in replaced.notes), replaced.notes
