@@ -11,8 +11,9 @@ nbgrader's ``parse_utc`` reads: ``YYYY-MM-DD HH:MM:SS ZONE`` (a zone name or a n
 
 How the pieces meet, all through nbgrader's own mechanisms:
 
-- ``make collect`` writes ``submitted/<student>/<id>/timestamp.txt`` (:func:`write_timestamp`) from the
-  time the LMS gave the file (:func:`member_time`);
+- ``make collect`` (nbgrader's ``zip_collect`` with the course's plugins, :mod:`course_utils.grading.zipcollect`)
+  writes ``submitted/<student>/<id>/timestamp.txt`` from the time the LMS gave the file (:func:`member_time`),
+  and keeps the time already recorded for a notebook collected again (:func:`write_timestamp`);
 - ``make grade`` copies the due dates into the gradebook (:func:`record_due_dates`) before autograding;
 - nbgrader's autograde reads ``timestamp.txt``, works out how late the submission is against the
   gradebook's due date, and its ``AssignLatePenalties`` preprocessor asks :class:`LatePenalty` for the
@@ -118,7 +119,7 @@ def record_due_dates(course_root: Path, db_url: str, assignments: Sequence[str])
 
 
 # --------------------------------------------------------------------------------------------------
-# Submission times (timestamp.txt): a collector, or a future nbgrader zip_collect plugin, calls these
+# Submission times (timestamp.txt): the zip_collect plugins (course_utils/grading/zipcollect.py) call these
 # --------------------------------------------------------------------------------------------------
 
 
