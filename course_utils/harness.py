@@ -169,7 +169,7 @@ def optimizer_path(fn: Fn, start: torch.Tensor, make_optimizer: MakeOptimizer, n
                    reset_grad: bool = True, record_after: bool = False) -> torch.Tensor:
     """The points visited by ``make_optimizer([xy])`` minimising ``fn`` from ``start``; shape ``(n_iters, 2)``.
 
-    Row ``k`` is the point before step ``k`` (COURSE_SPEC.md). ``reset_grad=False`` lets gradients pile
+    Row ``k`` is the point before step ``k``; row 0 is the start. ``reset_grad=False`` lets gradients pile
     up across steps and ``record_after=True`` stores the point after each step: both replay mistakes.
     """
     xy = start.detach().clone().requires_grad_(True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from course_utils.checks.generic import reference_builder
 from course_utils.checks.feedback import passed, quiet
 from course_utils.checks.guards import require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
@@ -30,8 +31,8 @@ ADAMW_DEFAULTS: Mapping[str, Any] = spec.ADAMW_DEFAULTS
 ADAMW_MISTAKES = mistakes.NUMERIC
 
 
-def reference_adamw(params: Any, **hyperparams: Any) -> torch.optim.AdamW:
-    return torch.optim.AdamW(params, **{**ADAMW_DEFAULTS, **hyperparams}, amsgrad=False)
+reference_adamw = reference_builder(EXERCISES["test_AdamW_plain"])
+"""torch.optim.AdamW with the exercise's defaults and fixed options (from the spec)."""
 
 
 def check_adamw_plain(AdamW: type, *, thorough: bool = False) -> None:

@@ -21,7 +21,7 @@ from course_utils.checks.optimizer_harness import compare_optimizer, require_sig
 from course_utils.device import get_device
 from course_utils.specs import ExerciseSpec, module_for, spec_for
 
-__all__ = ["GENERIC_KINDS", "check_name", "optimizer_check", "contract_check", "spec_checks"]
+__all__ = ["GENERIC_KINDS", "check_name", "reference_builder", "optimizer_check", "contract_check", "spec_checks"]
 
 GENERIC_KINDS = ("optimizer", "contract")
 
@@ -37,13 +37,20 @@ def _mistakes(assignment: str, class_name: str) -> Sequence[type]:
     return numeric.get(class_name, ()) if isinstance(numeric, dict) else numeric
 
 
+def reference_builder(spec: ExerciseSpec) -> Callable[..., Any]:
+    """``reference(params, **kwargs)``: the spec's ``reference`` class with its defaults, fixed options and ``kwargs``."""
+
+    def reference(params: Any, **kwargs: Any) -> Any:
+        return harness.grader_optimizer(spec.reference)(params, **{**spec.defaults, **spec.reference_kwargs, **kwargs})
+
+    return reference
+
+
 def optimizer_check(spec: ExerciseSpec, assignment: str) -> Callable[..., None]:
     """The check of an ``"optimizer"`` cell: every row against ``spec.reference``, the chapter's mistakes named."""
     name = spec.names[0]
     reference_class = spec.reference
-
-    def reference(params: Any, **kwargs: Any) -> Any:
-        return harness.grader_optimizer(reference_class)(params, **{**spec.defaults, **spec.reference_kwargs, **kwargs})
+    reference = reference_builder(spec)
 
     def check(optimizer_class: type, *, thorough: bool = False) -> None:
         rows = spec.rows(thorough)

@@ -2,7 +2,7 @@
 
 Each ``expect_*`` function tests one property and raises
 :class:`CheckFailed` with a message that says what was expected, what happened and how to fix it.
-:func:`check_contract` runs them all. The properties come from COURSE_SPEC.md and PyTorch's own
+:func:`check_contract` runs them all. The properties come from the course's conventions and PyTorch's own
 optimizer tests: arguments validated, parameters updated in place, ``grad`` never modified,
 parameters without a gradient skipped (a frozen layer), zero-size and non-contiguous parameters, a
 generator of parameters, ``zero_grad``, and state kept on the parameter's device and dtype.

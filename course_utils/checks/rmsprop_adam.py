@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from course_utils.checks.generic import reference_builder
 from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, passed, quiet, tensors_equal, tolerance_for
 from course_utils.checks.guards import forbid_torch_optim, require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
@@ -46,12 +47,12 @@ RMSPROP_DEFAULTS: Mapping[str, Any] = spec.RMSPROP_DEFAULTS
 ADAM_DEFAULTS: Mapping[str, Any] = spec.ADAM_DEFAULTS
 
 
-def reference_rmsprop(params: Any, **hyperparams: Any) -> torch.optim.RMSprop:
-    return torch.optim.RMSprop(params, **{**RMSPROP_DEFAULTS, **hyperparams}, centered=False)
+reference_rmsprop = reference_builder(EXERCISES["test_RMSprop_plain"])
+"""torch.optim.RMSprop with the exercise's defaults and fixed options (from the spec)."""
 
 
-def reference_adam(params: Any, **hyperparams: Any) -> torch.optim.Adam:
-    return torch.optim.Adam(params, **{**ADAM_DEFAULTS, **hyperparams}, amsgrad=False)
+reference_adam = reference_builder(EXERCISES["test_Adam_plain"])
+"""torch.optim.Adam with the exercise's defaults and fixed options (from the spec)."""
 
 
 # --- building blocks ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from course_utils import harness
+from course_utils.checks.generic import reference_builder
 from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, passed, quiet, tensors_equal, tolerance_for
 from course_utils.checks.guards import forbid_torch_optim, require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
@@ -58,9 +59,8 @@ __all__ = [
 SGD_DEFAULTS: Mapping[str, float] = spec.SGD_DEFAULTS
 
 
-def reference_sgd(params: Any, **hyperparams: Any) -> torch.optim.SGD:
-    """torch.optim.SGD with the course's defaults, dampening=0 and nesterov=False."""
-    return torch.optim.SGD(params, **{**SGD_DEFAULTS, **hyperparams}, dampening=0.0, nesterov=False)
+reference_sgd = reference_builder(EXERCISES["test_SGD_plain"])
+"""torch.optim.SGD with the exercise's defaults and fixed options (from the spec)."""
 
 
 SGD_MISTAKES = mistakes.NUMERIC

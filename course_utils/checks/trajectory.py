@@ -1,6 +1,6 @@
 """Checks for functions that return an optimizer's path on a landscape, shape ``(n_iters, 2)``.
 
-Convention (COURSE_SPEC.md): row ``k`` is the point *before* step ``k``; row 0 is the start. The
+Convention: row ``k`` is the point *before* step ``k``; row 0 is the start. The
 expected path always comes from ``torch.optim`` (plain gradient descent is ``torch.optim.SGD`` with
 no momentum), run by :func:`course_utils.harness.optimizer_path`; known mistakes are the same loop with one thing changed.
 """

@@ -1,8 +1,7 @@
 """One declarative table per chapter: what each graded test cell exercises, and on which inputs.
 
-Modelled on PyTorch's optimizer test database (``torch/testing/_internal/common_optimizers.py``:
-``OptimizerInfo``, ``OptimizerInput(params, kwargs, desc)``, ``ErrorOptimizerInput(error_type,
-error_regex)``). A chapter's module (``course_utils/specs/sgd.py``) declares ``ASSIGNMENT = "01_sgd"``
+Modelled on PyTorch's own optimizer test database (its ``OptimizerInfo``, ``OptimizerInput(params,
+kwargs, desc)`` and ``ErrorOptimizerInput(error_type, error_regex)``). A chapter's module (``course_utils/specs/sgd.py``) declares ``ASSIGNMENT = "01_sgd"``
 and ``EXERCISES``, one :class:`ExerciseSpec` per graded test cell keyed by its grade_id. Each spec
 holds the cell's cases (rows; ``hidden=True`` rows run only in the hidden test and the re-check),
 defaults, contract hyper-parameters and the inputs that must be rejected.

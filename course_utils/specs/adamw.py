@@ -18,7 +18,7 @@ ADAMW_DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay"
 EXERCISES = exercises(
     ExerciseSpec(
         "test_AdamW_plain", ("AdamW",), "AdamW's default hyper-parameters; its parameters after every step without decay",
-        kind="optimizer", defaults=ADAMW_DEFAULTS, check_defaults=True,
+        kind="optimizer", defaults=ADAMW_DEFAULTS, reference="torch.optim.AdamW", reference_kwargs={"amsgrad": False}, check_defaults=True,
         cases=(
             OptimizerInput("no decay", {"lr": 0.01, "weight_decay": 0.0}, steps=5),
             OptimizerInput("no decay, large eps, other betas", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.0}, steps=5),
@@ -28,7 +28,7 @@ EXERCISES = exercises(
         )),
     ExerciseSpec(
         "test_AdamW_decay", ("AdamW",), "AdamW's parameters after every step with decoupled decay, its defaults included",
-        kind="optimizer", defaults=ADAMW_DEFAULTS,
+        kind="optimizer", defaults=ADAMW_DEFAULTS, reference="torch.optim.AdamW", reference_kwargs={"amsgrad": False},
         cases=(
             OptimizerInput("decoupled decay", {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-3}, steps=5),
             OptimizerInput("strong decay, large lr", {"lr": 0.05, "betas": (0.9, 0.99), "weight_decay": 0.5}, steps=5, seed=1),

@@ -72,7 +72,7 @@ EXERCISES = exercises(
         errors=(ErrorOptimizerInput({"beta": 0.9, "t": 0}), ErrorOptimizerInput({"beta": 0.9, "t": -1}))),
     ExerciseSpec(
         "test_RMSprop_plain", ("RMSprop",), "RMSprop's default hyper-parameters; its parameters after every step, from random starting values",
-        kind="optimizer", defaults=RMSPROP_DEFAULTS, check_defaults=True,
+        kind="optimizer", defaults=RMSPROP_DEFAULTS, reference="torch.optim.RMSprop", reference_kwargs={"centered": False}, check_defaults=True,
         cases=(
             OptimizerInput("plain RMSprop", {"lr": 0.01}, steps=4),
             OptimizerInput("large eps, smaller alpha", {"lr": 0.01, "alpha": 0.9, "eps": 1e-3}, steps=5),
@@ -84,7 +84,7 @@ EXERCISES = exercises(
         )),
     ExerciseSpec(
         "test_RMSprop_momentum", ("RMSprop",), "RMSprop's parameters after every step of every configuration, from random starting values",
-        kind="optimizer", defaults=RMSPROP_DEFAULTS,
+        kind="optimizer", defaults=RMSPROP_DEFAULTS, reference="torch.optim.RMSprop", reference_kwargs={"centered": False},
         cases=(
             OptimizerInput("momentum", {"lr": 0.01, "momentum": 0.9, "eps": 1e-3}, steps=5),
             OptimizerInput("momentum with decay", {"lr": 0.01, "momentum": 0.5, "alpha": 0.9, "weight_decay": 0.05, "eps": 1e-3}, steps=5),
@@ -98,7 +98,7 @@ EXERCISES = exercises(
                 ErrorOptimizerInput({"weight_decay": -0.1}), ErrorOptimizerInput({"momentum": -0.5}))),
     ExerciseSpec(
         "test_Adam_plain", ("Adam",), "Adam's default hyper-parameters; its parameters after every step, from random starting values",
-        kind="optimizer", defaults=ADAM_DEFAULTS, check_defaults=True,
+        kind="optimizer", defaults=ADAM_DEFAULTS, reference="torch.optim.Adam", reference_kwargs={"amsgrad": False}, check_defaults=True,
         cases=(
             OptimizerInput("plain Adam", {"lr": 0.01}, steps=5),
             OptimizerInput("large eps, other betas", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-3}, steps=5),
@@ -109,7 +109,7 @@ EXERCISES = exercises(
         )),
     ExerciseSpec(
         "test_Adam_weight_decay", ("Adam",), "Adam's parameters after every step with L2 decay, from random starting values",
-        kind="optimizer", defaults=ADAM_DEFAULTS,
+        kind="optimizer", defaults=ADAM_DEFAULTS, reference="torch.optim.Adam", reference_kwargs={"amsgrad": False},
         cases=(
             OptimizerInput("L2 weight decay", {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-3}, steps=5),
             OptimizerInput("strong decay, other betas", {"lr": 0.02, "betas": (0.9, 0.99), "weight_decay": 0.5}, steps=5, seed=1),

@@ -9,6 +9,7 @@ from course_utils.specs import EpochInput, ErrorOptimizerInput, ExerciseSpec, Op
 ASSIGNMENT = "01_sgd"
 
 SGD_DEFAULTS = {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
+SGD_REFERENCE_OPTIONS = {"dampening": 0.0, "nesterov": False}
 DEFAULTS_DESC = "your class's defaults (expected lr=1e-3, momentum=0.0, weight_decay=0.0)"
 
 
@@ -51,7 +52,7 @@ EXERCISES = exercises(
         )),
     ExerciseSpec(
         "test_SGD_plain", ("SGD",), "SGD's parameters after every step of every configuration, from random starting values",
-        kind="optimizer", defaults=SGD_DEFAULTS, check_defaults=True,
+        kind="optimizer", defaults=SGD_DEFAULTS, reference="torch.optim.SGD", reference_kwargs=SGD_REFERENCE_OPTIONS, check_defaults=True,
         cases=(
             OptimizerInput("plain gradient step", {"lr": 0.1}, steps=3),
             OptimizerInput("weight decay", {"lr": 0.05, "weight_decay": 0.1}, steps=4),
@@ -64,7 +65,7 @@ EXERCISES = exercises(
         )),
     ExerciseSpec(
         "test_SGD_momentum", ("SGD",), "SGD's parameters after every step of every configuration, from random starting values",
-        kind="optimizer", defaults=SGD_DEFAULTS,
+        kind="optimizer", defaults=SGD_DEFAULTS, reference="torch.optim.SGD", reference_kwargs=SGD_REFERENCE_OPTIONS,
         cases=(
             OptimizerInput("momentum", {"lr": 0.1, "momentum": 0.9}, steps=5),
             OptimizerInput("momentum with weight decay", {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.1}, steps=5),
