@@ -9,8 +9,14 @@ importing it fails exactly as it would in a fresh kernel.
 
 
 def _import_course_libraries() -> None:
+    import os
+    import sys
     import warnings
 
+    # IPython puts this file's folder first on sys.path while it runs the file: take it off, so that no module
+    # of course_utils/grading/ (report.py, release.py, ...) can stand in for a library's module of that name.
+    here = os.path.dirname(os.path.realpath(__file__))
+    sys.path[:] = [entry for entry in sys.path if os.path.realpath(entry or os.curdir) != here]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import torch
