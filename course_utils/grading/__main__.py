@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
 from course_utils.grading import bubblewrap, written
-from course_utils.grading.autograde import format_outcomes, grade_assignment
+from course_utils.grading.autograde import format_outcomes, grade_assignment, submit_jobs
 from course_utils.grading.cluster import SCHEDULER_VARIABLE, default_jobs, grading_client
 from course_utils.grading.collect import cmd_collect
 from course_utils.grading.course import Course, NbgraderError, ReleaseMismatch, find_course_root
@@ -46,8 +47,7 @@ def cmd_release(course: Course) -> int:
     public = read_public_repository(course.root)
     for path in stamp_solutions(course.root, public):
         print(f"wrote {public.repository}@{public.branch} into the badge and set-up cell of {path.relative_to(course.root)}")
-    for assignment in course.assignments:
-        course.release(assignment)
+    for assignment in course.release_all():
         print(f"released {assignment}: {course.release_notebook(assignment).relative_to(course.root)}")
     return 0
 
@@ -86,17 +86,23 @@ def cmd_grade(course: Course, argv: list[str]) -> int:
     workers = max(1, min(args.jobs, max(map(len, handed_in.values()), default=1)))
     where = args.scheduler or f"{workers} local worker(s)"
     with grading_client(workers, args.scheduler) as client:
+        # Every assignment's jobs go to the cluster first: the workers keep grading while each assignment is saved.
+        pending = {}
         for assignment, students in handed_in.items():
             due = record_due_dates(target.root, target.db_url, [assignment])[assignment]
             if due is not None:
                 print(f"{assignment} is due {due:%Y-%m-%d %H:%M} UTC (c.LatePenalty.due_dates in nbgrader_config.py)")
+            seed = args.seed or secrets.randbelow(2**31 - 1) + 1
+            pending[assignment] = submit_jobs(target, assignment, students, seed=seed, client=client)
             print(f"Autograding {assignment}: {len(students)} submission(s) on {where}...", flush=True)
-            outcomes = grade_assignment(target, assignment, students, seed=args.seed, client=client)
+        print()
+        for assignment, students in handed_in.items():
+            outcomes = grade_assignment(target, assignment, students, pending=pending[assignment])
             print(format_table(read_scores(target.db_url, assignment), demo_notes(assignment) if demo else {}))
             report = format_outcomes(outcomes)
             if report:
                 print(report)
-            print()
+            print(flush=True)
     return 0
 
 

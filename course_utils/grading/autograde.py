@@ -41,8 +41,8 @@ from course_utils.grading.repair import load_submission
 from course_utils.grading.sanitize import sanitize_submission
 from course_utils.grading.scan import format_flags, scan_notebook
 
-__all__ = ["StudentOutcome", "grade_assignment", "grade_jobs", "graded_outcome", "read_outcome", "run_jobs",
-           "format_outcomes", "default_jobs", "RESULTS_DIR"]
+__all__ = ["StudentOutcome", "PendingGrading", "grade_assignment", "submit_jobs", "collect_jobs", "grade_jobs",
+           "save_grades", "graded_outcome", "read_outcome", "format_outcomes", "default_jobs", "RESULTS_DIR"]
 
 RESULTS_DIR = Path("build") / "grading_results"
 """Where, under the course root, the coordinator keeps the workers' graded notebooks while nbgrader saves them."""
@@ -94,37 +94,17 @@ def _failure(output: str, student: str) -> str:
     return "nbgrader could not grade this notebook:\n      " + "\n      ".join(tail)
 
 
-def _sanitized(course: Course, assignment: str, students: Sequence[str]) -> tuple[dict[str, str], dict[str, StudentOutcome], dict[str, list[str]]]:
-    """Sanitized notebook JSON per gradable student, outcomes for those that cannot be graded, the static scan's flags."""
-    config = load_course_config(course.root)
-    notebooks, refused, flags = {}, {}, {}
-    for student in students:
-        notebook, problems = load_submission(course.submission_path(student, assignment))
-        if notebook is None:
-            refused[student] = StudentOutcome(student, graded=False, problems=problems)
-            continue
-        flags[student] = format_flags(scan_notebook(notebook))
-        try:
-            notebooks[student] = nbformat.writes(sanitize_submission(course, student, assignment, config))
-        except Exception as error:  # noqa: BLE001 - nbgrader's own checks (cell metadata) refuse it
-            refused[student] = StudentOutcome(student, graded=False, flags=flags[student],
-                                              problems=[f"nbgrader could not prepare this notebook: {error}"])
-    return notebooks, refused, flags
-
-
-def run_jobs(client: Any, jobs: Sequence[GradingJob]) -> list[GradedNotebook]:
-    """Every job graded on ``client``'s cluster; results in the order of ``jobs``."""
-    from distributed import as_completed
-
-    futures = client.map(grade_job, list(jobs), pure=False, key=[f"grade-{j.assignment}-{j.student}-{secrets.token_hex(4)}" for j in jobs])
-    results: dict[str, GradedNotebook] = {}
-    for future in as_completed(futures):
-        job = jobs[futures.index(future)]
-        try:
-            results[job.student] = future.result()
-        except Exception as error:  # noqa: BLE001 - a worker lost, or the job could not be shipped
-            results[job.student] = GradedNotebook(job.student, None, "", f"the grading job was lost: {error}")
-    return [results[job.student] for job in jobs]
+def _prepare(course: Course, assignment: str, student: str, config: Any) -> tuple[str | None, StudentOutcome | None, list[str]]:
+    """``student``'s sanitized notebook JSON, or the outcome saying why it cannot be graded; the static scan's flags."""
+    notebook, problems = load_submission(course.submission_path(student, assignment))
+    if notebook is None:
+        return None, StudentOutcome(student, graded=False, problems=problems), []
+    flags = format_flags(scan_notebook(notebook))
+    try:
+        return nbformat.writes(sanitize_submission(course, student, assignment, config)), None, flags
+    except Exception as error:  # noqa: BLE001 - nbgrader's own checks (cell metadata) refuse it
+        return None, StudentOutcome(student, graded=False, flags=flags,
+                                    problems=[f"nbgrader could not prepare this notebook: {error}"]), flags
 
 
 def _save_grades(course: Course, assignment: str, graded: Sequence[str], results_dir: Path, seed: int) -> str:
@@ -139,25 +119,62 @@ def _save_grades(course: Course, assignment: str, graded: Sequence[str], results
     return "" if result.returncode == 0 else result.stdout + result.stderr
 
 
+@dataclass
+class PendingGrading:
+    """One assignment's grading jobs sent to the cluster (:func:`submit_jobs`), not collected yet."""
+
+    course: Course
+    assignment: str
+    students: list[str]
+    seed: int
+    futures: dict[Any, str] = field(default_factory=dict)  # future -> student
+    outcomes: dict[str, StudentOutcome] = field(default_factory=dict)  # students that cannot be graded
+    flags: dict[str, list[str]] = field(default_factory=dict)
+
+
+def submit_jobs(course: Course, assignment: str, students: Sequence[str], *, seed: int, client: Any) -> PendingGrading:
+    """Step 1 and the start of step 2: each submission sanitized and sent to the cluster at once."""
+    config = load_course_config(course.root)
+    pending = PendingGrading(course, assignment, list(students), seed)
+    for student in students:
+        notebook, refused, pending.flags[student] = _prepare(course, assignment, student, config)
+        if refused is not None:
+            pending.outcomes[student] = refused
+            continue
+        job = GradingJob(str(course.root), assignment, student, notebook or "", seed)
+        key = f"grade-{assignment}-{student}-{secrets.token_hex(4)}"
+        pending.futures[client.submit(grade_job, job, pure=False, key=key)] = student
+    return pending
+
+
+def collect_jobs(pending: PendingGrading) -> tuple[dict[str, GradedNotebook], dict[str, StudentOutcome]]:
+    """The end of step 2: each graded student's notebook, and an outcome for every student."""
+    from distributed import as_completed
+
+    results: dict[str, GradedNotebook] = {}
+    outcomes = dict(pending.outcomes)
+    for future in as_completed(list(pending.futures)):
+        student = pending.futures[future]
+        try:
+            result = future.result()
+        except Exception as error:  # noqa: BLE001 - a worker lost, or the job could not be shipped
+            result = GradedNotebook(student, None, "", f"the grading job was lost: {error}")
+        if result.notebook is None:
+            outcomes[student] = StudentOutcome(student, graded=False, flags=pending.flags[student],
+                                               problems=[result.error or "the grading job gave nothing back"])
+        else:
+            results[student] = result
+            outcomes[student] = graded_outcome(student, result, pending.flags[student])
+    return results, outcomes
+
+
 def grade_jobs(course: Course, assignment: str, students: Sequence[str], *, seed: int, client: Any
                ) -> tuple[dict[str, GradedNotebook], dict[str, StudentOutcome]]:
-    """Steps 1 and 2: each gradable student's graded notebook, and the outcomes of those that could not be graded.
+    """Steps 1 and 2: each gradable student's graded notebook, and an outcome for every student.
 
-    Writes nothing: the gradebook is only read (the sanitize step's released test cells). The outcomes of
-    the graded ones come from :func:`graded_outcome`.
+    Writes nothing: the gradebook is only read (the sanitize step's released test cells).
     """
-    notebooks, outcomes, flags = _sanitized(course, assignment, students)
-    jobs = [GradingJob(str(course.root), assignment, student, notebook, seed) for student, notebook in notebooks.items()]
-    results = {}
-    for result in run_jobs(client, jobs) if jobs else []:
-        if result.notebook is None:
-            outcomes[result.student] = StudentOutcome(result.student, graded=False, flags=flags[result.student],
-                                                      problems=[result.error or "the grading job gave nothing back"])
-        else:
-            results[result.student] = result
-    for student, result in results.items():
-        outcomes[student] = graded_outcome(student, result, flags[student])
-    return results, outcomes
+    return collect_jobs(submit_jobs(course, assignment, students, seed=seed, client=client))
 
 
 def graded_outcome(student: str, result: GradedNotebook, flags: Sequence[str] = ()) -> StudentOutcome:
@@ -168,16 +185,28 @@ def graded_outcome(student: str, result: GradedNotebook, flags: Sequence[str] = 
 
 
 def grade_assignment(course: Course, assignment: str, students: Sequence[str], *, jobs: int | None = None,
-                     seed: int | None = None, scheduler: str | None = None, client: Any = None) -> list[StudentOutcome]:
+                     seed: int | None = None, scheduler: str | None = None, client: Any = None,
+                     pending: PendingGrading | None = None) -> list[StudentOutcome]:
     """Autograde ``students``' submissions of ``assignment``; return one outcome per student, in order.
 
     The jobs run on ``client`` when given, else on ``scheduler``'s cluster (``tcp://host:port``), else on a
-    ``LocalCluster`` of ``jobs`` workers (default: one per core) made for this call.
+    ``LocalCluster`` of ``jobs`` workers (default: one per core) made for this call. ``pending``: jobs
+    already sent with :func:`submit_jobs` (several assignments keep the workers busy while each is saved).
     """
-    seed = seed or secrets.randbelow(2**31 - 1) + 1
-    workers = max(1, min(jobs or default_jobs(), len(students) or 1))
-    with nullcontext(client) if client is not None else grading_client(workers, scheduler) as active:
-        results, outcomes = grade_jobs(course, assignment, students, seed=seed, client=active)
+    if pending is None:
+        seed = seed or secrets.randbelow(2**31 - 1) + 1
+        workers = max(1, min(jobs or default_jobs(), len(students) or 1))
+        with nullcontext(client) if client is not None else grading_client(workers, scheduler) as active:
+            results, outcomes = grade_jobs(course, assignment, students, seed=seed, client=active)
+    else:
+        results, outcomes = collect_jobs(pending)
+        seed = pending.seed
+    return save_grades(course, assignment, students, results, outcomes, seed)
+
+
+def save_grades(course: Course, assignment: str, students: Sequence[str], results: dict[str, GradedNotebook],
+                outcomes: dict[str, StudentOutcome], seed: int) -> list[StudentOutcome]:
+    """Step 3: the workers' notebooks saved into the gradebook by one ``nbgrader autograde`` run; outcomes in order."""
     (course.root / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     results_dir = Path(tempfile.mkdtemp(prefix=f"{assignment}-", dir=course.root / RESULTS_DIR))
     try:

@@ -42,10 +42,11 @@ def grading_client(jobs: int | None = None, scheduler: str | None = None) -> Ite
         with Client(scheduler, timeout="30s") as client:
             yield client
         return
-    # Set before each worker process starts, so torch's thread pool sees it when the worker imports it.
+    # Set before each worker process starts, so torch's thread pool sees it when the worker imports it. The
+    # scheduler's HTTP server (it runs even without a dashboard) takes a free port on the loopback only.
     with dask.config.set({"distributed.nanny.pre-spawn-environ": dict(WORKER_ENVIRONMENT)}):
         cluster = LocalCluster(n_workers=max(1, jobs or default_jobs()), threads_per_worker=1, processes=True,
-                               dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
+                               dashboard_address="127.0.0.1:0", memory_limit=0, silence_logs=logging.ERROR)
     try:
         with Client(cluster) as client:
             yield client

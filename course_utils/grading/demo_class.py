@@ -49,8 +49,7 @@ def demo_submissions(assignment: str, selection: str = "sample") -> tuple[list[P
 def build_demo_class(course: Course, destination: Path, selection: str = "sample") -> Course:
     """A scratch course at ``destination`` whose submitted/ holds every assignment's demo submissions."""
     demo = Course.scratch_copy(course, destination)
-    for assignment in demo.assignments:
-        demo.release(assignment)
+    for assignment in demo.release_all():
         release = nbformat.read(demo.release_notebook(assignment), as_version=4)
         source = nbformat.read(demo.source_notebook(assignment), as_version=4)
         planted, attacks = demo_submissions(assignment, selection)
