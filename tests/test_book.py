@@ -1,7 +1,8 @@
 """The course book (make book): every chapter page, its figures, math and Colab link, and no answers.
 
-One build per session (course_utils.book.build_book into build/book, which reuses the notebook runs
-of an earlier build while nothing changed). The same runs give the size of a saved, fully run notebook.
+One build per session: the ``book`` fixture of conftest.py (course_utils.book.build_book into build/book,
+from the session's one run of each reference notebook, which test_notebooks checks as well). The same
+runs give the size of a saved, fully run notebook.
 """
 
 from __future__ import annotations
@@ -17,15 +18,6 @@ from conftest import ASSIGNMENTS, REPO, nbgrader_meta, read_notebook, source_not
 pytestmark = pytest.mark.slow
 
 LMS_UPLOAD_LIMIT = 3_000_000  # bytes: a saved, fully run notebook must fit an LMS upload
-
-
-@pytest.fixture(scope="session")
-def book() -> Path:
-    from course_utils.book import DEFAULT_DEST, build_book
-
-    index = build_book(DEFAULT_DEST)
-    assert index == DEFAULT_DEST / "html" / "index.html"
-    return DEFAULT_DEST
 
 
 def page_text(path: Path) -> str:
@@ -91,12 +83,5 @@ def test_chapter_page_shows_the_exercises_but_not_their_answers(book, assignment
     assert not leaked, f"reference answers on the page: {leaked}"
 
 
-def test_the_book_typesets_math_and_draws_figures_offline(book):
-    """One chapter in chromium from file:// with the network cut off."""
-    from test_offline_html import needs_browser, open_offline  # the same browser check as the exports
-
-    if needs_browser.args and needs_browser.args[0]:
-        pytest.skip(needs_browser.kwargs["reason"])
-    seen = open_offline(book / "html" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.html")
-    assert seen["math"] > 10 and "\\theta" not in seen["text"]
-    assert seen["plots"] >= 1
+# The book in a browser (offline: math typeset, figures drawn, the Colab link) is checked once, with the
+# other offline pages: tests/browser/test_offline_pages.py::test_book_typesets_math_renders_figures_and_links_to_colab_offline.

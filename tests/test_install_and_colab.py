@@ -352,7 +352,13 @@ def test_student_package_installs_and_every_setup_cell_runs_from_it(student_repo
 
 
 def _colab_environment() -> Path:
-    """A virtual environment with Colab's versions (cached under build/, keyed by them)."""
+    """A virtual environment with Colab's versions (cached under build/, keyed by them).
+
+    pip first resolves what it would install into the empty environment (``--dry-run --report``); each
+    resolved distribution that this environment holds at the very same version (torch above all) is
+    hard-linked in from here, file by file as its RECORD lists them (:func:`_link_distribution`), and pip
+    then installs the rest: the packages whose Colab version differs from ours.
+    """
     key = hashlib.sha1(json.dumps([COLAB_PACKAGES, TORCH_VERSION, sys.version]).encode()).hexdigest()[:10]
     venv = REPO / "build" / f"colab-env-{key}"
     python = venv / "bin" / "python"
@@ -361,11 +367,50 @@ def _colab_environment() -> Path:
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pins = [f"{name}=={version}" for name, version in COLAB_PACKAGES.items()]
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"torch=={TORCH_VERSION}", *pins],
-                            capture_output=True, text=True)
+    requirements = [f"torch=={TORCH_VERSION}", *pins]
+    report = venv / "resolution.json"
+    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
+                             "--report", str(report), *requirements], capture_output=True, text=True)
+    assert result.returncode == 0, f"pip could not resolve the Colab environment:\n{result.stderr}"
+    resolved = {item["metadata"]["name"]: item["metadata"]["version"] for item in json.loads(report.read_text())["install"]}
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    linked = [name for name, version in resolved.items() if _link_distribution(name, version, site)]
+    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements], capture_output=True, text=True)
     assert result.returncode == 0, f"could not build the Colab environment:\n{result.stderr}"
-    (venv / ".complete").write_text("\n".join(pins) + "\n")
+    (venv / ".complete").write_text("\n".join(pins) + "\n# hard-linked from the course's environment: "
+                                    + " ".join(sorted(linked)) + "\n")
     return python
+
+
+def _link_distribution(name: str, version: str, site: Path) -> bool:
+    """Hard-link the files of this environment's ``name`` into ``site`` if it is installed here at ``version``.
+
+    Only files inside site-packages (the package and its ``.dist-info``); console scripts are left out. A
+    hard link is a second name for the same file: pip replacing or removing it there leaves ours intact.
+    Returns False (and links nothing) for another version, or where links are not possible.
+    """
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    if distribution.version != version or not distribution.files:
+        return False
+    here = Path(distribution.locate_file(""))
+    files = [f for f in distribution.files if not str(f).startswith("..") and (here / f).is_file()]
+    try:
+        for file in files:
+            target = site / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                os.link(here / file, target)
+    except OSError:  # another file system: pip installs this one
+        for file in files:
+            (site / file).unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _freeze(python: Path) -> set[str]:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import importlib
 import re
-import time
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from conftest import ASSIGNMENTS, REPO, nbgrader_meta, read_notebook, source_notebook
+from conftest import ASSIGNMENTS, REPO, executed_reference, nbgrader_meta, read_notebook, source_notebook
 
 ALL_NOTEBOOKS = sorted([*REPO.glob("solutions/*/*.ipynb"), *REPO.glob("notebooks/*/*.ipynb")])
 
@@ -83,28 +81,23 @@ def test_opens_in_colab_and_installs_course_utils_there(assignment: str) -> None
 
 
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
-def executed(request) -> tuple[str, nbformat.NotebookNode, float]:
+def executed(request) -> tuple[str, nbformat.NotebookNode]:
+    """The reference notebook run top to bottom in this session (one run per chapter, shared: conftest.py)."""
     assignment = request.param
-    notebook = source_notebook(assignment)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(REPO / "solutions" / assignment)}})
-    started = time.perf_counter()
-    client.execute()
-    return assignment, notebook, time.perf_counter() - started
+    return assignment, read_notebook(executed_reference(assignment))
 
 
 @pytest.mark.slow
 def test_solution_notebook_runs_without_errors(executed) -> None:
-    assignment, notebook, seconds = executed
+    _, notebook = executed
     errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(notebook.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "error"]
     assert not errors
-    print(f"{assignment} executed in {seconds:.1f} s")
 
 
 @pytest.mark.slow
 def test_test_cells_print_their_success_line_and_nothing_on_stderr(executed) -> None:
-    _, notebook, _ = executed
+    _, notebook = executed
     for cell in notebook.cells:
         if cell.cell_type == "code" and nbgrader_meta(cell).get("grade"):
             streams = [o for o in cell.outputs if o.output_type == "stream"]
@@ -117,7 +110,7 @@ def test_test_cells_print_their_success_line_and_nothing_on_stderr(executed) -> 
 def test_figures_render_in_the_notebook_and_in_html_export(executed) -> None:
     from nbconvert import HTMLExporter
 
-    _, notebook, _ = executed
+    _, notebook = executed
     mimes = [set(o.get("data", {})) for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     plotly = [m for m in mimes if "application/vnd.plotly.v1+json" in m]
     assert plotly and all("text/html" in m for m in plotly), "plotly figures need an HTML fallback for export"

@@ -1,9 +1,9 @@
-"""Fixtures of the browser suite: Debian's chromium, one JupyterLab server per test module, screenshots.
+"""Fixtures of the browser suite: Debian's chromium, one JupyterLab server per session, screenshots.
 
 The server runs from the project's venv on a scratch folder that holds, per chapter, the *student*
 notebook answered with the reference (what a student who solved everything would have), and the same
-notebook unanswered. The expected plots of each chapter come from running that notebook headless with
-nbclient, so no count is written down here. Screenshots of every step go to
+notebook unanswered. The expected plots of each chapter come from the notebook as JupyterLab saves it
+after the run, so no count is written down here. Screenshots of every step go to
 ``build/browser-screenshots/<test>/<NN-step>.png`` for a person to look at.
 """
 
@@ -62,15 +62,6 @@ def student_notebook(chapter: str, *, answered: bool = True, replacements: dict 
     release = nbformat.read(REPO / "notebooks" / chapter / f"{chapter}.ipynb", as_version=4)
     source = nbformat.read(REPO / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
     return fill_submission(release, source, replacements or {}, blank=not answered)
-
-
-def execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
-    """Run ``notebook`` headless with nbclient (in place) and return it."""
-    from nbclient import NotebookClient
-
-    NotebookClient(notebook, timeout=RUN_GUARD_S, kernel_name="python3",
-                   resources={"metadata": {"path": str(cwd)}}).execute()
-    return notebook
 
 
 def figure_cells(executed: nbformat.NotebookNode) -> list[int]:
@@ -133,7 +124,7 @@ class ConsoleLog:
             self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
@@ -239,9 +230,10 @@ def stop_lab(lab: Lab) -> None:
             lab.process.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab(tmp_path_factory) -> Iterator[Lab]:
-    """JupyterLab on a scratch folder holding ``<chapter>/<chapter>.ipynb``, answered with the reference."""
+    """JupyterLab on a scratch folder holding ``<chapter>/<chapter>.ipynb``, answered with the reference;
+    one server for every browser test a worker runs (each test opens its own page and notebook)."""
     root = tmp_path_factory.mktemp("lab-root")
     for chapter in CHAPTERS:
         (root / chapter).mkdir()

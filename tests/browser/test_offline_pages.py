@@ -2,13 +2,13 @@
 
 - In JupyterLab, a wrong (or missing) answer followed by its check cell shows the check's message,
   not a long traceback into ``course_utils``.
-- An exported HTML chapter, one feedback report and (once ``make book`` exists) the book, opened from
-  ``file://`` with every network request aborted: math is typeset and figures render.
+- An exported HTML chapter, one feedback report and the book, opened from ``file://`` with every
+  network request aborted: math is typeset and figures render. The chapter and the book come from the
+  session's one run of each reference notebook and its one book build (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import executed_reference  # tests/conftest.py: one run per chapter and session
 
-from .conftest import (NOTEBOOK, REPO, VENV_BIN, IMAGES_BROKEN, PLOTLY_RENDERED, Lab, execute, math_problems,
+from .conftest import (MATH, NOTEBOOK, REPO, VENV_BIN, IMAGES_BROKEN, PLOTLY_RENDERED, Lab, math_problems,
                        open_notebook, open_offline, plotly_outputs, png_outputs, run_menu, student_notebook,
                        wait_kernel_idle)
 
@@ -127,7 +128,8 @@ def assert_renders_offline(context, html: Path, notebook: nbformat.NotebookNode,
 
 
 def test_exported_chapter_typesets_math_and_renders_figures_offline(context, tmp_path, shots) -> None:
-    executed = execute(student_notebook(CHAPTER), tmp_path)
+    """The reference chapter, run top to bottom (this session's run), exported by nbconvert as a student would."""
+    executed = nbformat.read(executed_reference(CHAPTER), as_version=4)
     assert plotly_outputs(executed) > 0
     path = tmp_path / f"{CHAPTER}.ipynb"
     nbformat.write(executed, path)
@@ -165,25 +167,13 @@ def test_feedback_report_typesets_math_and_renders_figures_offline(context, tmp_
         assert_renders_offline(context, html, autograded, shots, f"feedback-{planted.student_id}")
 
 
-def build_book_into(destination: Path) -> Path:
-    """Build the book with ``course_utils.book.build_book`` into ``destination``; return its HTML folder.
-
-    The chapters' run copies of an earlier ``make book`` (``build/book/executed``) are copied in first:
-    ``build_book`` reuses one only while its notebook and ``course_utils`` are unchanged.
-    """
-    from course_utils import book
-
-    cache = book.DEFAULT_DEST / "executed"
-    if cache.is_dir():
-        shutil.copytree(cache, destination / "executed")
-    index = Path(book.build_book(destination))
-    return index.parent if index.is_file() else destination / "html"
+MATHJAX_DONE = ("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
+                " && document.querySelectorAll('%s').length > 0" % MATH)
 
 
-def test_book_typesets_math_renders_figures_and_links_to_colab_offline(context, tmp_path, shots) -> None:
-    if importlib.util.find_spec("course_utils.book") is None:
-        pytest.skip("make book not built: course_utils/book.py (build_book) does not exist yet")
-    html = build_book_into(tmp_path / "book")
+def test_book_typesets_math_renders_figures_and_links_to_colab_offline(context, book: Path, shots) -> None:
+    """The book (the session's build, tests/conftest.py), its front page and one chapter page offline."""
+    html = book / "html"
     index = html / "index.html"
     assert index.is_file(), f"the book has no index.html in {html}"
     offline = open_offline(context, index)
@@ -208,6 +198,13 @@ def test_book_typesets_math_renders_figures_and_links_to_colab_offline(context, 
         colab = offline.page.locator("a[href*='colab.research.google.com']")
         if colab.count() == 0:
             problems.append("no 'Open in Colab' link")
+        # The whole chapter typeset, not only its first formula (MathJax's queue empty; a busy machine is slow).
+        offline.page.wait_for_function(MATHJAX_DONE, timeout=300_000)
+        typeset = offline.page.locator(MATH).count()
+        if typeset <= 10:
+            problems.append(f"only {typeset} typeset formulas in the chapter")
+        if "\\theta" in offline.page.inner_text("body"):
+            problems.append("raw TeX (\\theta) left anywhere in the page")
     finally:
         offline.page.close()
     assert not problems, f"{chapter_pages[0].name}: " + "; ".join(problems)
