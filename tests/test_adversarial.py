@@ -1,12 +1,15 @@
-"""The adversarial suite: a class of submissions that try to fool or break the grader, graded through nbgrader.
+"""The adversarial suite: a class of submissions that try to fool or break the grader.
 
 The class (``course_utils/grading/adversarial.py``) is written into ``submitted/`` of a scratch course
-beside the reference and a blank notebook, and graded once with the instructors' command line
-(``python -m course_utils.grading grade``, what ``make grade`` runs), one student at a time. Each
-submission is a test: it says what it attempts and which cells must score zero; every other
-autograded cell must keep full marks. Then: the gradebook, ``submitted/`` and the other students come
-out untouched, the damaged notebook is reported, and grading a part of the class in parallel gives
-the same scores as grading it one by one.
+beside the reference and a blank notebook and graded once through the grading jobs themselves
+(:func:`course_utils.grading.autograde.grade_jobs` on a local Dask cluster of two workers: nbgrader's
+sanitize step, the sandboxed kernel and the sandboxed independent check, everything but the gradebook
+write), scored as nbgrader scores them (``report.notebook_scores``). Each submission is a test: it says
+what it attempts and which cells must score zero; every other autograded cell must keep full marks.
+Then: the gradebook, ``submitted/`` and the other students come out untouched, the damaged notebook is
+reported, and a part of the class graded end to end through the instructors' command line
+(``python -m course_utils.grading grade``, what ``make grade`` runs, nbgrader's gradebook included)
+gets the same scores.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -25,9 +29,11 @@ import pytest
 from conftest import REPO
 from course_utils.grading import bubblewrap
 from course_utils.grading.adversarial import ADVERSARIAL, ESCAPE_MARKER, write_adversarial
+from course_utils.grading.autograde import format_outcomes, grade_jobs
+from course_utils.grading.cluster import grading_client
 from course_utils.grading.course import Course
 from course_utils.grading.planted import BLANK, REFERENCE, planted_for
-from course_utils.grading.report import read_scores
+from course_utils.grading.report import read_scores, notebook_scores
 from course_utils.grading.submissions import fill_submission, write_submission
 
 pytestmark = pytest.mark.slow
@@ -61,9 +67,25 @@ def make_course(root: Path) -> Course:
     return course
 
 
+@dataclass
+class Table:
+    """Scores per student and graded cell, like ``report.ScoreTable``'s, from the graded notebooks."""
+
+    rows: dict
+    manual_cells: frozenset
+    cells: tuple
+
+
+def manual_cells(course: Course) -> frozenset:
+    release = nbformat.read(str(course.release_notebook(ASSIGNMENT)), as_version=4)
+    return frozenset(c.metadata["nbgrader"]["grade_id"] for c in release.cells
+                     if c.cell_type == "markdown" and c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict:
     course = make_course(tmp_path_factory.mktemp("adversarial"))
+    course.check_release(ASSIGNMENT)  # the gradebook holds the released test cells the sanitize step restores
     release = nbformat.read(str(course.release_notebook(ASSIGNMENT)), as_version=4)
     source = nbformat.read(str(course.source_notebook(ASSIGNMENT)), as_version=4)
     for planted in planted_for(ASSIGNMENT)[:2]:  # the reference and the blank notebook: the attacks' victims
@@ -72,10 +94,14 @@ def graded(tmp_path_factory) -> dict:
     for submission in ADVERSARIAL:
         write_adversarial(submission, release, source, course)
     submitted_before = digest_tree(course.root / "submitted")
-    result = run_grade(course.root, "--jobs", "1", "--seed", "20261121")
-    assert result.returncode == 0, result.stdout + result.stderr
-    table = read_scores(f"sqlite:///{course.root / 'gradebook.db'}", ASSIGNMENT)
-    return {"course": course, "stdout": result.stdout, "table": table, "submitted_before": submitted_before}
+    students = course.students_submitted()
+    with grading_client(2) as client:
+        results, outcomes = grade_jobs(course, ASSIGNMENT, students, seed=20261121, client=client)
+    rows = {student: notebook_scores(result.notebook) for student, result in results.items()}
+    cells = tuple(next(iter(rows.values())))
+    report = format_outcomes([outcomes[student] for student in students])
+    return {"course": course, "stdout": report, "table": Table(rows, manual_cells(course), cells),
+            "results": results, "submitted_before": submitted_before}
 
 
 def autograded(table) -> list[str]:
@@ -116,7 +142,7 @@ def test_gradebook_and_submissions_survive(graded) -> None:
         assert db.execute("SELECT COUNT(*) FROM grade WHERE manual_score IS NOT NULL").fetchone()[0] == 0, \
             "a manual score was written, and nobody graded by hand"
         assert db.execute("SELECT COUNT(*) FROM comment WHERE manual_comment IS NOT NULL").fetchone()[0] == 0
-    reference = nbformat.read(str(course.root / "autograded" / REFERENCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    reference = nbformat.reads(graded["results"][REFERENCE].notebook, as_version=4)
     assert len(reference.cells) > 10
 
 
@@ -153,31 +179,39 @@ def test_the_report_says_what_happened_to_whom(graded) -> None:
 
 
 def test_overruled_cells_show_the_independent_message_in_feedback(graded) -> None:
-    course = graded["course"]
-    notebook = nbformat.read(str(course.root / "autograded" / "x_nbgrader_execution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    notebook = nbformat.reads(graded["results"]["x_nbgrader_execution"].notebook, as_version=4)
     cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_SGD_momentum")
     assert cell.outputs[0]["ename"] == "IndependentCheckFailed"
     assert "after step" in cell.outputs[0]["evalue"]
 
 
-def test_parallel_grading_matches_serial_and_regrading_without_sandbox_keeps_manual_grades(graded, tmp_path) -> None:
-    students = ["x_os_exit", "x_hard_coded", "ok_optimizer_subclass", "d_shuffled"]
-    course = make_course(tmp_path / "parallel")
+END_TO_END = ["x_os_exit", "x_hard_coded", "ok_optimizer_subclass", "d_shuffled"]
+
+
+@pytest.fixture(scope="module")
+def end_to_end(graded, tmp_path_factory) -> dict:
+    """A part of the class graded through the command line, nbgrader's gradebook included, two jobs at a time."""
+    course = make_course(tmp_path_factory.mktemp("end_to_end"))
     source_root = graded["course"].root / "submitted"
-    for student in students:
+    for student in END_TO_END:
         shutil.copytree(source_root / student, course.root / "submitted" / student)
+    result = run_grade(course.root, "--jobs", "2", "--seed", "7")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {"course": course, "stdout": result.stdout}
+
+
+def test_grading_end_to_end_matches_the_jobs_and_regrading_without_sandbox_keeps_manual_grades(graded, end_to_end) -> None:
+    course = end_to_end["course"]
     db_url = f"sqlite:///{course.root / 'gradebook.db'}"
     serial = graded["table"]
 
     def assert_same_as_serial(table, when: str) -> None:
-        for student in students:
+        for student in END_TO_END:
             got = {c: s.score for c, s in table.rows[student].items() if c not in table.manual_cells}
             want = {c: s.score for c, s in serial.rows[student].items() if c not in serial.manual_cells}
-            assert got == want, f"{student} {when}: {got} != serial {want}"
+            assert got == want, f"{student} {when}: {got} != the grading jobs' {want}"
 
-    result = run_grade(course.root, "--jobs", "2", "--seed", "7")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert_same_as_serial(read_scores(db_url, ASSIGNMENT), "graded two at a time")
+    assert_same_as_serial(read_scores(db_url, ASSIGNMENT), "graded end to end, two at a time")
 
     from nbgrader.api import Gradebook
 
@@ -201,11 +235,18 @@ def test_parallel_grading_matches_serial_and_regrading_without_sandbox_keeps_man
     result = subprocess.run([sys.executable, "-m", "course_utils.grading", "feedback", "--course", str(course.root)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sorted(p.parent.parent.name for p in (course.root / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html")) == sorted(students)
+    assert sorted(p.parent.parent.name for p in (course.root / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html")) == sorted(END_TO_END)
 
 
-def test_the_report_says_first_whether_there_was_a_sandbox(graded) -> None:
-    first = graded["stdout"].splitlines()[0]
+def test_the_end_to_end_report_says_what_happened_to_whom(end_to_end) -> None:
+    for student, words in (("x_os_exit", ("contained", "kernel died", "os._exit")), ("d_shuffled", ("repaired",))):
+        block = report_for(end_to_end["stdout"], student)
+        for word in words:
+            assert word in block, f"{student}: expected '{word}' in\n{block}"
+
+
+def test_the_report_says_first_whether_there_was_a_sandbox(end_to_end) -> None:
+    first = end_to_end["stdout"].splitlines()[0]
     if bubblewrap.available():
         assert first.startswith("Sandbox: bubblewrap"), first
     else:

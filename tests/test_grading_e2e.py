@@ -1,9 +1,13 @@
-"""The whole nbgrader pipeline, end to end, on the demo class (one autograde run shared by every test).
+"""The whole nbgrader pipeline, end to end, on the demo class, and every planted mistake through the grading jobs.
 
-The run goes through the instructors' own command line (``python -m course_utils.grading grade``, what
-``make grade`` calls) on a scratch copy of the course with nothing submitted, so it grades the demo
-class: the reference, a blank notebook and the planted mistakes of ``course_utils.grading.planted``
-(the independent check outside the kernel included). The attacks are in ``test_adversarial.py``.
+The end-to-end run goes through the instructors' own command line (``python -m course_utils.grading grade``,
+what ``make grade`` calls) on a scratch copy of the course with nothing submitted, so it grades the demo
+class's sample (``course_utils.grading.demo_class``): per chapter the reference, a blank notebook and a few
+planted mistakes, and a few attacks and a damaged notebook (the independent check outside the kernel
+included), on a local Dask cluster, the gradebook written by nbgrader. The rest of the planted catalogue
+(``course_utils.grading.planted``) is graded through the grading jobs themselves
+(:func:`course_utils.grading.autograde.grade_jobs`: sanitize, sandboxed kernel, independent check), scored as
+nbgrader scores them. The whole adversarial catalogue is in ``test_adversarial.py``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,19 @@ from pathlib import Path
 
 import pytest
 
+import nbformat
+
 from conftest import ASSIGNMENTS, REPO
+from course_utils.grading.autograde import grade_jobs
+from course_utils.grading.cluster import grading_client
+from course_utils.grading.course import Course
+from course_utils.grading.demo_class import demo_submissions
 from course_utils.grading.planted import BLANK, REFERENCE, planted_for
-from course_utils.grading.report import read_scores
+from course_utils.grading.report import notebook_scores, read_scores
+from course_utils.grading.submissions import fill_submission, write_submission
 
 pytestmark = pytest.mark.slow  # one file, one xdist worker (make test uses --dist loadfile): one shared autograde run
+SAMPLE = {a: demo_submissions(a)[0] for a in ASSIGNMENTS}
 
 
 def run_cli(course: Path, command: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -39,8 +51,8 @@ def course(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(course: Path) -> tuple[Path, str]:
-    # The adversarial submissions are graded by tests/test_adversarial.py, beside this run.
-    result = run_cli(course, "grade", "--demo-class", "planted", "--jobs", "1")
+    # The whole adversarial catalogue is graded by tests/test_adversarial.py, beside this run.
+    result = run_cli(course, "grade", "--jobs", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     return course / "build" / "demo_class", result.stdout
 
@@ -71,17 +83,90 @@ def test_blank_notebook_earns_nothing(tables, assignment: str) -> None:
     assert all(table.rows[BLANK][c].score == 0 for c in autograded_cells(table))
 
 
+def lost_cells(scores: dict, cells: list[str]) -> set[str]:
+    return {c for c in cells if scores[c].score != scores[c].max_score}
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_each_planted_mistake_loses_exactly_the_cells_that_test_it(tables, assignment: str) -> None:
+def test_each_planted_mistake_of_the_demo_class_loses_exactly_the_cells_that_test_it(tables, assignment: str) -> None:
     table = tables[assignment]
-    for planted in planted_for(assignment):
-        if planted.student_id in (REFERENCE, BLANK):
-            continue
+    wrong = [p for p in SAMPLE[assignment] if p.student_id not in (REFERENCE, BLANK)]
+    assert len(wrong) >= 2
+    for planted in wrong:
         row = table.rows[planted.student_id]
-        lost = {c for c in autograded_cells(table) if row[c].score != row[c].max_score}
+        lost = lost_cells(row, autograded_cells(table))
         assert lost == set(planted.loses), f"{planted.student_id}: lost {sorted(lost)}, expected {sorted(planted.loses)}"
         for cell in planted.loses:
             assert row[cell].score == 0, f"{planted.student_id} kept partial credit in {cell}"
+
+
+@pytest.fixture(scope="module")
+def catalogue(graded, tmp_path_factory) -> dict:
+    """The planted mistakes the demo class leaves out, graded through the grading jobs on two local workers."""
+    demo, _ = graded
+    root = tmp_path_factory.mktemp("catalogue")
+    course = Course.scratch_copy(Course(demo), root)
+    shutil.copytree(demo / "notebooks", root / "notebooks")
+    shutil.copy2(demo / "gradebook.db", root / "gradebook.db")  # the released test cells, read by the sanitize step
+    sampled = {a: {p.student_id for p in SAMPLE[a]} for a in ASSIGNMENTS}
+    todo = {a: [p for p in planted_for(a) if p.student_id not in sampled[a]] for a in ASSIGNMENTS}
+    scores = {}
+    with grading_client(2) as client:
+        for assignment, planted in todo.items():
+            release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+            source = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+            for submission in planted:
+                write_submission(fill_submission(release, source, submission.replacements, blank=submission.blank),
+                                 course.submission_path(submission.student_id, assignment))
+            students = [p.student_id for p in planted]
+            results, outcomes = grade_jobs(course, assignment, students, seed=20261201, client=client)
+            assert set(results) == set(students), [outcomes[s] for s in students if s not in results]
+            scores[assignment] = {s: notebook_scores(r.notebook) for s, r in results.items()}
+    return {"todo": todo, "scores": scores}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_other_planted_mistake_loses_exactly_the_cells_that_test_it(tables, catalogue, assignment: str) -> None:
+    cells = autograded_cells(tables[assignment])
+    assert catalogue["todo"][assignment] or len(planted_for(assignment)) <= len(SAMPLE[assignment])
+    for planted in catalogue["todo"][assignment]:
+        row = catalogue["scores"][assignment][planted.student_id]
+        lost = lost_cells(row, cells)
+        assert lost == set(planted.loses), f"{planted.student_id}: lost {sorted(lost)}, expected {sorted(planted.loses)}"
+        for cell in planted.loses:
+            assert row[cell].score == 0, f"{planted.student_id} kept partial credit in {cell}"
+
+
+def report_for(stdout: str, student: str) -> str:
+    """The lines the grade command's report gives ``student``."""
+    lines = stdout[stdout.index("What happened while grading:"):].splitlines()
+    start = lines.index(f"  {student}:")
+    block = [lines[start]]
+    for line in lines[start + 1:]:
+        if not line.startswith("    "):
+            break
+        block.append(line)
+    return "\n".join(block)
+
+
+def test_the_demo_class_attacks_score_what_they_earned_and_the_damaged_notebook_is_reported(graded, tables) -> None:
+    _, stdout = graded
+    attacks = demo_submissions(ASSIGNMENTS[0])[1]
+    table = tables[ASSIGNMENTS[0]]
+    cells = autograded_cells(table)
+    assert any(not a.graded for a in attacks) and any(a.graded for a in attacks)
+    for attack in attacks:
+        if not attack.graded:
+            assert attack.student_id not in table.rows
+            block = report_for(stdout, attack.student_id)
+            assert "NOT GRADED" in block and "JSON" in block, block
+            continue
+        row = table.rows[attack.student_id]
+        must_lose = set(cells) if "*" in attack.loses else set(attack.loses)
+        assert not {c for c in must_lose if row[c].score}, f"{attack.student_id} earned points it must not"
+        assert not {c for c in cells if c not in must_lose and row[c].score != row[c].max_score}, \
+            f"{attack.student_id} lost points it earned honestly"
+    assert "repaired" in report_for(stdout, "d_colab_stripped")
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
