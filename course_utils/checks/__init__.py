@@ -11,17 +11,18 @@ every known mistake, so it never passes an answer the hidden tests would reject 
 Each chapter's module declares ``ASSIGNMENT`` and is found by it (:func:`checks_for`); its cases come from
 the chapter's spec (``course_utils/specs/``) and its known mistakes from ``course_utils/mistakes/``. A
 chapter whose cells are all optimizer and contract cells has its checks built from the spec instead
-(``course_utils/checks/generic.py``).
+(``course_utils/checks/generic.py``), imported the same way: ``from course_utils.checks import nadam as checks``.
 """
 
 from __future__ import annotations
 
+import importlib
 import types
 
 from course_utils.checks.feedback import CheckFailed
 from course_utils.specs import module_for
 
-__all__ = ["CheckFailed", "checks_for", "chapter_checks"]
+__all__ = ["CheckFailed", "checks_for"]
 
 _BUILT: dict[str, types.ModuleType] = {}
 
@@ -45,9 +46,24 @@ def checks_for(assignment: str) -> types.ModuleType | None:
     return module
 
 
-def chapter_checks(assignment: str) -> types.ModuleType:
-    """What a notebook's set-up cell calls: ``checks = chapter_checks("06_nadam")``, then ``checks.check_nadam_plain(NAdam)``."""
-    module = checks_for(assignment)
+def __getattr__(name: str) -> types.ModuleType:
+    """``from course_utils.checks import nadam as checks``: the checks of the chapter whose spec is ``course_utils/specs/nadam.py``.
+
+    Only for a chapter without a checks module of its own; its checks are built from the spec
+    (``course_utils/checks/generic.py``). In the re-check process this package is hidden, and the same
+    line gets an empty stand-in, as for every other chapter.
+    """
+    if name.startswith("_"):
+        raise AttributeError(name)
+    try:
+        spec_module = importlib.import_module(f"course_utils.specs.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"course_utils.specs.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    assignment = getattr(spec_module, "ASSIGNMENT", None)
+    module = checks_for(assignment) if isinstance(assignment, str) else None
     if module is None:
-        raise LookupError(f"no checks for {assignment!r}: add course_utils/specs/ (and, for other kinds of cells, a checks module)")
+        raise AttributeError(f"no checks for course_utils/specs/{name}.py: a cell of another kind than optimizer or contract needs "
+                             "a checks module (course_utils/checks/<name>.py)")
     return module

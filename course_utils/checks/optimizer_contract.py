@@ -24,13 +24,12 @@ from torch import nn
 from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, tensors_equal, tolerance_for
 from course_utils.checks.guards import forbid_torch_optim
 from course_utils.checks.optimizer_harness import (
-    OptimizerConfig,
     format_call,
     make_params,
     run_optimizer,
     student_error,
 )
-from course_utils.specs import ErrorOptimizerInput
+from course_utils.specs import ErrorOptimizerInput, OptimizerInput
 
 __all__ = ["check_contract", "state_tensors"]
 
@@ -106,7 +105,7 @@ def expect_argument_validation(
         call = ", ".join(f"{k}={v!r}" for k, v in row.kwargs.items())
         name = next(iter(row.kwargs), "argument")
         error_name = row.error_type.__name__
-        params = make_params(OptimizerConfig("validation"), device)
+        params = make_params(OptimizerInput("validation"), device)
         try:
             with forbid_torch_optim(exercise):
                 student_class(params, **row.kwargs)
@@ -131,7 +130,7 @@ def expect_argument_validation(
 
 def expect_in_place(student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device) -> None:
     """After step(), each parameter is the same tensor object with the same storage, holding new values."""
-    config = OptimizerConfig("in place", hyperparams, n_steps=2)
+    config = OptimizerInput("in place", hyperparams, steps=2)
     params = make_params(config, device)
     ids = [id(p) for p in params]
     pointers = [p.data_ptr() for p in params]
@@ -161,11 +160,11 @@ def expect_in_place(student_class: type, hyperparams: Mapping[str, Any], exercis
 
 def expect_grad_untouched(student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device) -> None:
     """step() never changes ``p.grad`` (its values or which tensor it is), not even on later steps."""
-    config = OptimizerConfig("grad untouched", hyperparams, n_steps=3)
+    config = OptimizerInput("grad untouched", hyperparams, steps=3)
     params = make_params(config, device)
     optimizer = _build(student_class, params, hyperparams, exercise)
     given: list[tuple[int, int, torch.Tensor, torch.Tensor]] = []
-    for step in range(config.n_steps):
+    for step in range(config.steps):
         for index, p in enumerate(params):
             grad = torch.full_like(p, 0.5 + step) + 0.1 * torch.arange(p.numel(), dtype=p.dtype, device=p.device).reshape(p.shape)
             p.grad = grad
@@ -192,13 +191,13 @@ def expect_skips_missing_grad(
     student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device
 ) -> None:
     """A parameter whose grad is None is left unchanged, and the others move as if it were not there."""
-    config = OptimizerConfig("grad is None", hyperparams, n_steps=3, shapes=((3,), (2, 2), (4,)))
+    config = OptimizerInput("grad is None", hyperparams, steps=3, shapes=((3,), (2, 2), (4,)))
     got_params = make_params(config, device)
     alone = [got_params[0].detach().clone().requires_grad_(True), got_params[2].detach().clone().requires_grad_(True)]
     frozen_before = got_params[1].detach().clone()
     optimizer = _build(student_class, got_params, hyperparams, exercise)
     plain = _build(student_class, alone, hyperparams, exercise)
-    for step in range(config.n_steps):
+    for step in range(config.steps):
         for first, last, opt in ((got_params[0], got_params[2], optimizer), (alone[0], alone[1], plain)):
             first.grad = first.detach() * 0.5 + 1.0
             last.grad = torch.full_like(last, -0.25)
@@ -274,7 +273,7 @@ def expect_unusual_tensors(
 
 def expect_generator_params(student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device) -> None:
     """``params`` may be a generator (as ``model.parameters()`` is): it must behave like the same list."""
-    config = OptimizerConfig("generator", hyperparams, n_steps=3)
+    config = OptimizerInput("generator", hyperparams, steps=3)
     try:
         with forbid_torch_optim(exercise):
             expected = run_optimizer(lambda ps: student_class(list(ps), **hyperparams), config, device)
@@ -295,7 +294,7 @@ def expect_generator_params(student_class: type, hyperparams: Mapping[str, Any],
 
 def expect_zero_grad(student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device) -> None:
     """zero_grad() leaves every grad None (PyTorch's default) or all zeros."""
-    params = make_params(OptimizerConfig("zero_grad", hyperparams), device)
+    params = make_params(OptimizerInput("zero_grad", hyperparams), device)
     optimizer = _build(student_class, params, hyperparams, exercise)
     for p in params:
         p.grad = torch.ones_like(p)
@@ -315,7 +314,7 @@ def expect_state_follows_parameters(
     student_class: type, hyperparams: Mapping[str, Any], exercise: str, device: torch.device, dtype: torch.dtype
 ) -> None:
     """State lives on the parameter's device and dtype: checked on ``dtype`` and on the ``meta`` device."""
-    config = OptimizerConfig("state", hyperparams, n_steps=2, dtype=dtype)
+    config = OptimizerInput("state", hyperparams, steps=2, dtype=dtype)
     params = make_params(config, device)
     holder: list[Any] = []
     try:

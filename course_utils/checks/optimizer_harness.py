@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,6 @@ from course_utils.harness import format_call
 from course_utils.specs import OptimizerInput
 
 __all__ = [
-    "OptimizerConfig",
-    "KnownMistake",
     "RuleOptimizer",
     "make_params",
     "run_optimizer",
@@ -33,50 +30,16 @@ __all__ = [
     "format_call",
     "student_error",
     "require_signature",
-    "as_input",
 ]
 
 Snapshots = harness.Snapshots
 
 
-@dataclass(frozen=True)
-class OptimizerConfig:
-    """One rung of a configuration ladder written in a check (chapters not yet moved to ``course_utils/specs/``)."""
-
-    label: str
-    hyperparams: Mapping[str, Any] = field(default_factory=dict)
-    n_steps: int = 5
-    shapes: tuple[tuple[int, ...], ...] = ((3,), (2, 4), (4, 1, 2))
-    dtype: torch.dtype = torch.float64
-    seed: int = 0
-
-
-def as_input(row: OptimizerInput | OptimizerConfig) -> OptimizerInput:
-    """A spec row; an :class:`OptimizerConfig` is turned into one."""
-    if isinstance(row, OptimizerInput):
-        return row
-    return OptimizerInput(row.label, dict(row.hyperparams), steps=row.n_steps, shapes=row.shapes, dtype=row.dtype, seed=row.seed)
-
-
 Rule = Callable[[torch.Tensor, torch.Tensor, dict, Mapping[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class KnownMistake:
-    """A wrong version of the algorithm as a per-parameter rule (chapters not yet moved to ``course_utils/mistakes/``).
-
-    New chapters write a mistake as a variant class instead: a subclass of the reference with
-    ``mistake`` and ``hint`` attributes, built like the student's class.
-    """
-
-    name: str
-    hint: str
-    rule: Rule
-    defaults: Mapping[str, Any]
-
-
 class RuleOptimizer:
-    """Minimal optimizer that applies a per-parameter rule; used to replay :class:`KnownMistake` rules."""
+    """Minimal optimizer that applies a per-parameter rule (a path mistake such as gradient ascent)."""
 
     def __init__(self, params: Sequence[torch.Tensor], rule: Rule, hyperparams: Mapping[str, Any]) -> None:
         self.params = list(params)
@@ -91,31 +54,19 @@ class RuleOptimizer:
                 self.rule(p, p.grad, self.state.setdefault(p, {}), self.hyperparams)
 
 
-Mistake = KnownMistake | type
-
-
-def _mistake_name(mistake: Mistake) -> tuple[str, str]:
-    if isinstance(mistake, KnownMistake):
-        return mistake.name, mistake.hint
-    return mistake.mistake, mistake.hint
-
-
-def _mistake_optimizer(mistake: Mistake, row: OptimizerInput) -> Callable[[list[torch.Tensor]], Any]:
-    if isinstance(mistake, KnownMistake):
-        hyperparams = {**mistake.defaults, **row.kwargs}
-        return lambda ps: RuleOptimizer(ps, mistake.rule, hyperparams)
+def _mistake_optimizer(mistake: type, row: OptimizerInput) -> Callable[[list[torch.Tensor]], Any]:
     return lambda ps: mistake(ps, **row.kwargs)
 
 
-def make_params(config: OptimizerInput | OptimizerConfig, device: torch.device) -> list[torch.Tensor]:
+def make_params(config: OptimizerInput, device: torch.device) -> list[torch.Tensor]:
     """Fresh leaf tensors for a row, from the checks' fixed seeds."""
-    return harness.make_params(as_input(config), device)
+    return harness.make_params(config, device)
 
 
-def run_optimizer(make_optimizer: Callable[[list[torch.Tensor]], Any], config: OptimizerInput | OptimizerConfig,
+def run_optimizer(make_optimizer: Callable[[list[torch.Tensor]], Any], config: OptimizerInput,
                   device: torch.device, *, params: list[torch.Tensor] | None = None) -> Snapshots:
     """:func:`course_utils.harness.run_optimizer` with the checks' fixed seeds."""
-    return harness.run_optimizer(make_optimizer, as_input(config), device, params=params)
+    return harness.run_optimizer(make_optimizer, config, device, params=params)
 
 
 _COURSE_PACKAGE = str(Path(__file__).resolve().parents[1])
@@ -154,7 +105,7 @@ def _first_difference(expected: Snapshots, got: Snapshots, dtype: torch.dtype) -
     return None
 
 
-def _matching_mistake(mistakes: Sequence[Mistake], row: OptimizerInput, got: Snapshots, device: torch.device) -> Mistake | None:
+def _matching_mistake(mistakes: Sequence[type], row: OptimizerInput, got: Snapshots, device: torch.device) -> type | None:
     for mistake in mistakes:
         try:
             replay = harness.run_optimizer(_mistake_optimizer(mistake, row), row, device)
@@ -168,21 +119,22 @@ def _matching_mistake(mistakes: Sequence[Mistake], row: OptimizerInput, got: Sna
 def compare_optimizer(
     student_class: type,
     reference: Callable[..., Any],
-    configs: Sequence[OptimizerInput | OptimizerConfig],
+    configs: Sequence[OptimizerInput],
     *,
     exercise: str,
     reference_name: str,
-    mistakes: Sequence[Mistake] = (),
+    mistakes: Sequence[type] = (),
     device: torch.device,
 ) -> int:
     """Compare ``student_class`` with ``reference`` on every row; raise CheckFailed at the first difference.
 
     ``reference(params, **kwargs)`` builds the reference optimizer; the student's class is built the
-    same way with torch.optim made unusable. Returns the number of steps compared.
+    same way with torch.optim made unusable. ``mistakes`` are variant classes of
+    ``course_utils/mistakes/`` (with ``mistake`` and ``hint``). Returns the number of steps compared.
     """
     class_name = getattr(student_class, "__name__", exercise)
     compared = 0
-    for row in map(as_input, configs):
+    for row in configs:
         where = harness.describe_row(class_name, row, device)
         expected = harness.run_optimizer(lambda ps: reference(ps, **row.kwargs), row, device)
         try:
@@ -214,8 +166,7 @@ def compare_optimizer(
             )
         mistake = _matching_mistake(mistakes, row, got, device)
         if mistake is not None:
-            name, hint = _mistake_name(mistake)
-            lines += [f"  Your numbers match a known mistake: {name}.", f"  Hint: {hint}"]
+            lines += [f"  Your numbers match a known mistake: {mistake.mistake}.", f"  Hint: {mistake.hint}"]
         else:
             lines.append(
                 "  No known mistake matches these numbers: work through one step by hand with these "

@@ -16,7 +16,7 @@ from course_utils.grading.recheck.observations import Recorder
 from course_utils.specs import ExerciseSpec, OptimizerInput
 
 __all__ = ["lookup", "describe_call", "outcome", "random_params", "gradient_recipe", "set_gradients", "record_trajectory",
-           "OptimizerCase", "trajectory_probe"]
+           "trajectory_probe"]
 
 
 def lookup(namespace: Mapping[str, Any], name: str) -> Any:
@@ -57,12 +57,6 @@ def gradient_recipe(rec: Recorder, tag: int, shapes: Sequence[tuple[int, ...]], 
 
 
 set_gradients = harness.set_gradients
-
-
-def OptimizerCase(label: str, hyperparams: Mapping[str, Any], *, n_steps: int = 5,
-                  shapes: Sequence[tuple[int, ...]] = ((3,), (2, 4), (4, 1, 2)), dtype: torch.dtype = torch.float64) -> OptimizerInput:
-    """A spec row written in a probe (chapters not yet moved to ``course_utils/specs/``)."""
-    return OptimizerInput(label, dict(hyperparams), steps=n_steps, shapes=tuple(tuple(s) for s in shapes), dtype=dtype)
 
 
 def record_trajectory(rec: Recorder, optimizer_class: Any, case: OptimizerInput, tag: int | None = None, *, class_name: str) -> None:

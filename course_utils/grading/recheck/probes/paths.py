@@ -12,18 +12,7 @@ from course_utils.grading.recheck.observations import Recorder
 from course_utils.landscapes import get_landscape
 from course_utils.specs import ExerciseSpec, PathInput
 
-__all__ = ["PathCall", "record_paths", "random_start", "path_probe"]
-
-
-def PathCall(label: str, landscape: str, start: tuple[float, float], kwargs: Mapping[str, Any] | None = None,
-             positional: Sequence[Any] = (), jitter: float = 0.2) -> PathInput:
-    """A spec row written in a probe (chapters not yet moved to ``course_utils/specs/``)."""
-    return PathInput(label, landscape, start, dict(kwargs or {}), tuple(positional), jitter=jitter)
-
-
-def random_start(rec: Recorder, tag: int, start: tuple[float, float], jitter: float) -> torch.Tensor:
-    """``start`` moved by up to ``jitter`` in each coordinate, drawn from the grading run's seed."""
-    return harness.path_start(PathInput("", "", start, jitter=jitter), rec.device, rec.generator, tag - 100)
+__all__ = ["record_paths", "path_probe"]
 
 
 def _describe(name: str, call: PathInput, start: torch.Tensor) -> str:
