@@ -329,6 +329,7 @@ def installed_student_package(student_repo: Path, tmp_path_factory) -> Path:
     return target
 
 
+@pytest.mark.slow  # pip installs the package, then a fresh Python imports torch and runs every set-up cell
 def test_student_package_installs_and_every_setup_cell_runs_from_it(student_repo, installed_student_package, tmp_path) -> None:
     assert not (installed_student_package / "course_utils" / "grading").exists()
     script = "\n".join([

@@ -119,6 +119,7 @@ def test_nbconvert_export_embeds_plotly_once_and_loads_mathjax_from_the_folder_b
     assert (nbconvert_export.parent / "mathjax" / "MathJax.js").is_file()
 
 
+@pytest.mark.slow  # chromium: left out of make test-fast
 @needs_browser
 def test_nbconvert_export_typesets_math_and_draws_the_figure_with_no_network(nbconvert_export):
     seen = open_offline(nbconvert_export)
@@ -163,6 +164,7 @@ def test_feedback_loads_mathjax_from_the_folder_beside_it(feedback_page):
     assert (feedback_page.parent / "mathjax" / "MathJax.js").is_file()
 
 
+@pytest.mark.slow  # chromium: left out of make test-fast
 @needs_browser
 def test_feedback_typesets_math_with_no_network(feedback_page):
     seen = open_offline(feedback_page)

@@ -318,7 +318,8 @@ def open_offline(context, path: Path) -> OfflinePage:
             request_route.abort()
 
     page.route("**/*", route)
-    page.goto(path.resolve().as_uri(), wait_until="load")
+    # A hang guard only: a long chapter page (plotly.js, MathJax, dozens of figures) loads slowly on a busy machine.
+    page.goto(path.resolve().as_uri(), wait_until="load", timeout=START_GUARD_S * 1000)
     return OfflinePage(page, blocked, log)
 
 
