@@ -177,7 +177,12 @@ def test_a_cell_past_its_time_limit_stops_the_kernel_and_the_rest_is_not_run(tmp
         nbformat.v4.new_code_cell("print('after')"),
     ])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    executor = ContainedExecute(timeout=4, memory_mb=2048, warm_kernels=0)
+    from traitlets.config import Config
+
+    config = Config()
+    config.Execute.interrupt_on_timeout = True  # as nbgrader_config.py sets it: the kernel is still stopped, not interrupted
+    config.Execute.timeout = 4
+    executor = ContainedExecute(config=config, memory_mb=2048, warm_kernels=0)
     started = time.monotonic()
     notebook, _ = executor.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
     assert time.monotonic() - started < 90
