@@ -136,14 +136,12 @@ class _Pool:
         return self.starter
 
     def take(self, spec: KernelSpec, keep_warm: int) -> WarmKernel:
-        kernel = None
         with self.lock:
             waiting = self.ready.setdefault(spec, [])
-            while waiting and kernel is None:
-                future = waiting.pop(0)
-                kernel = self._usable(future)
+            future = waiting.pop(0) if waiting else None
             if keep_warm > 0 and not self.closed:
                 waiting += [self._starter().submit(start_kernel, spec) for _ in range(keep_warm - len(waiting))]
+        kernel = self._usable(future) if future is not None else None  # waited for outside the lock
         if kernel is None:
             # Started here, from the caller's thread, which outlives the notebook's run.
             kernel = start_kernel(spec)

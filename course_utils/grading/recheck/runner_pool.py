@@ -123,16 +123,15 @@ class _Pool:
         self.closed = False
 
     def take(self, spec: RunnerSpec, keep_warm: int) -> StartedRunner:
-        runner = None
         with self.lock:
             waiting = self.ready.setdefault(spec, [])
-            while waiting and runner is None:
-                runner = _usable(waiting.pop(0))
+            future = waiting.pop(0) if waiting else None
             if keep_warm > 0 and not self.closed:
                 if self.starter is None:
                     self.starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recheck-starter")
                     atexit.register(shutdown)
                 waiting += [self.starter.submit(_start_in_fresh_folder, spec) for _ in range(keep_warm - len(waiting))]
+        runner = _usable(future) if future is not None else None  # waited for outside the lock
         return runner if runner is not None else _start_in_fresh_folder(spec)
 
     def shutdown(self) -> None:
