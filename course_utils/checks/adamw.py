@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
-
-from course_utils.checks.generic import reference_builder
 from course_utils.checks.feedback import passed, quiet
+from course_utils.checks.generic import reference_builder
 from course_utils.checks.guards import require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
 from course_utils.checks.optimizer_harness import compare_optimizer, require_signature

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from course_utils.checks.generic import reference_builder
 from course_utils.checks.feedback import CheckFailed, describe_mismatch, first_mismatch, passed, quiet, tensors_equal, tolerance_for
+from course_utils.checks.generic import reference_builder
 from course_utils.checks.guards import forbid_torch_optim, require_own_implementation
 from course_utils.checks.optimizer_contract import check_contract
 from course_utils import harness
