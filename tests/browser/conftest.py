@@ -39,6 +39,8 @@ PLOT_MIMETYPES = ("application/vnd.plotly.v1+json", "image/png")
 # Hang guards only: a chapter runs in well under a minute on two cores; nothing asserts on time.
 RUN_GUARD_S = 900
 START_GUARD_S = 180
+# A book chapter draws dozens of plotly figures while it loads: minutes on a two-core machine that runs other tests.
+PAGE_LOAD_GUARD_S = 600
 
 pytestmark = pytest.mark.slow
 
@@ -318,8 +320,7 @@ def open_offline(context, path: Path) -> OfflinePage:
             request_route.abort()
 
     page.route("**/*", route)
-    # A hang guard only: a long chapter page (plotly.js, MathJax, dozens of figures) loads slowly on a busy machine.
-    page.goto(path.resolve().as_uri(), wait_until="load", timeout=START_GUARD_S * 1000)
+    page.goto(path.resolve().as_uri(), wait_until="load", timeout=PAGE_LOAD_GUARD_S * 1000)
     return OfflinePage(page, blocked, log)
 
 
