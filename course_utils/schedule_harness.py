@@ -135,9 +135,8 @@ class GroupHeavyBall:
         self.buffers: dict[int, torch.Tensor] = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
+        for p in (p for group in self.param_groups for p in group["params"]):
+            p.grad = None
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:

@@ -79,7 +79,7 @@ def test_wrong_adam_default_betas_are_reported() -> None:
 
 
 def test_adam_must_reject_betas_of_one() -> None:
-    source = reference_source(mistakes.ReferenceAdam, "Adam").replace("if not 0.0 <= beta < 1.0:", "if False:")
+    source = reference_source(mistakes.ReferenceAdam, "Adam").replace("if not 0.0 <= b < 1.0]", "if False]")
     with pytest.raises(CheckFailed, match=r"betas=\(1.0, 0.999\)\) was accepted"):
         checks.check_adam_contract(build(source, "Adam"))
 

@@ -116,9 +116,9 @@ class ReferenceAdam:
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         if lr < 0 or eps < 0 or weight_decay < 0:
             raise ValueError(f"Invalid learning rate, eps or weight_decay: {lr}, {eps}, {weight_decay}")
-        for index, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        bad = [(i, b) for i, b in enumerate(betas) if not 0.0 <= b < 1.0]
+        if bad:
+            raise ValueError(f"Invalid beta parameter at index {bad[0][0]}: {bad[0][1]}")
         self.params = list(params)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.state = {}
