@@ -2,14 +2,16 @@
 #   make lab       copy new chapters into work/ (yours, git-ignored) and open JupyterLab there
 #   make lab-instructor  JupyterLab on the course root, with nbgrader's panels (formgrader)
 #   make student-repo DEST=dir  write the public student repository (no solutions, no hidden tests)
-#   make test      run the whole test suite
+#   make test      run the whole test suite (installs what it needs: bubblewrap, chromium, postgresql)
+#   make test-fast the tests that run no nbgrader, notebook, browser or Sphinx (the edit loop)
 #   make release   regenerate notebooks/ (student versions) from solutions/
 #   make collect   ZIP=downloads.zip: place an LMS download into submitted/<student>/<assignment>/
-#   make grade     autograde everything under submitted/ (or a demo class when it is empty); JOBS=n
+#   make grade     autograde everything under submitted/ (or a demo class when it is empty) on a Dask cluster:
+#                  JOBS=n local workers, or SCHEDULER=tcp://host:port for a running Dask scheduler
 #   make feedback  write HTML feedback per student under feedback/
 #   make export    write grades.csv
 #   make written   lay out the written answers, question by question, in written/<assignment>.html
-#   make bench     print timings (notebook run, autograde, import)
+#   make bench     print timings against their targets (class of 30, make grade's demo class, import)
 #   make book      the course as a static website in build/book/html (reference runs, answers hidden)
 
 PYTHON ?= python3
@@ -29,7 +31,7 @@ GRADE  := $(PY) -m course_utils.grading
 # Jupyter refuses to start as root (containers, CI images) unless told it is deliberate.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup sandbox browser lab lab-instructor student-repo test release grade feedback export written collect bench book clean
+.PHONY: setup sandbox browser postgres test-fast lab lab-instructor student-repo test release grade feedback export written collect bench book clean
 
 setup: $(STAMP)
 
@@ -53,6 +55,10 @@ sandbox:
 # The browser suite (tests/browser/) drives Debian's chromium with Playwright; without it those tests are skipped.
 browser:
 	$(call ensure_debian_package,chromium,chromium,the browser tests' browser,the browser tests will be skipped)
+
+# The shared-gradebook test (tests/test_dask_grading.py) starts a throw-away PostgreSQL server; without it that test is skipped.
+postgres:
+	$(call ensure_debian_package,pg_ctlcluster,postgresql,the shared-gradebook test's database server,the PostgreSQL gradebook test will be skipped)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -79,7 +85,7 @@ student-repo: $(STAMP)
 	@test -n "$(DEST)" || { echo "usage: make student-repo DEST=../course-public"; exit 2; }
 	$(PY) -m course_utils.grading.student_repo "$(DEST)"
 
-test: $(STAMP) sandbox browser
+test: $(STAMP) sandbox browser postgres
 	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests
 
@@ -91,7 +97,7 @@ release: $(STAMP)
 	$(GRADE) release
 
 grade: $(STAMP) sandbox
-	$(GRADE) grade $(if $(JOBS),--jobs $(JOBS),)
+	$(GRADE) grade $(if $(JOBS),--jobs $(JOBS),) $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
 collect: $(STAMP)
 	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=path/to/downloaded.zip [PATTERN='regex with (?P<student>...)']"; exit 2; }
