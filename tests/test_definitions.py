@@ -115,3 +115,18 @@ def test_keeps_assignments_that_only_look_things_up() -> None:
     kept = definitions_only(source)
     assert 'rosenbrock = landscapes.LANDSCAPES["rosenbrock"]' in kept and "sine = math.sin" in kept
     assert "fig" not in kept
+
+
+def test_a_lookup_of_a_dropped_name_is_dropped_with_it() -> None:
+    cell = textwrap.dedent('''\
+        split = data.load_diabetes_split()
+        n_train, n_features = split.X_train.shape
+        shape = torch.Size
+        LR = 0.1
+        ''')
+    kept = definitions_only(cell)
+    assert "split" not in kept and "n_features" not in kept
+    assert "shape = torch.Size" in kept and "LR = 0.1" in kept
+    namespace: dict = {"torch": __import__("torch")}
+    exec(kept, namespace)  # would raise NameError if the lookup of `split` had been kept
+    assert namespace["LR"] == 0.1

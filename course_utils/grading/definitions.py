@@ -124,9 +124,10 @@ def definitions_only(source: str) -> str:
         return ""
     tree, lines = parsed
     statements = tree.body
+    kept = _kept(statements)
     pieces: list[str] = []
     for position, statement in enumerate(statements):
-        if not is_definition(statement):
+        if not kept[position]:
             continue
         start, end = _first_line(statement), statement.end_lineno or statement.lineno
         previous_end = statements[position - 1].end_lineno if position else 0
@@ -141,5 +142,33 @@ def definitions_only(source: str) -> str:
     try:
         ast.parse(result)
     except SyntaxError:  # pragma: no cover - copied lines that do not stand alone; unparse never fails so
-        result = "\n".join(ast.unparse(s) for s in statements if is_definition(s)) + "\n"
+        result = "\n".join(ast.unparse(s) for s, keep in zip(statements, kept) if keep) + "\n"
     return result
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """The name a lookup starts from (``split`` in ``split.X_train.shape``), None for a literal."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _bound_names(statement: ast.stmt) -> set[str]:
+    targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
+    return {node.id for target in targets if target is not None for node in ast.walk(target) if isinstance(node, ast.Name)}
+
+
+def _kept(statements: list[ast.stmt]) -> list[bool]:
+    """Which statements :func:`definitions_only` keeps: the definitions, except a lookup of a name this
+    cell binds only in a statement that is dropped (``split = load(); n = split.X.shape``: ``n`` goes too,
+    or it would fail with a NameError)."""
+    dropped: set[str] = set()
+    kept = []
+    for statement in statements:
+        keep = is_definition(statement)
+        if keep and isinstance(statement, (ast.Assign, ast.AnnAssign)) and _root_name(statement.value) in dropped:
+            keep = False
+        if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            (dropped.difference_update if keep else dropped.update)(_bound_names(statement))
+        kept.append(keep)
+    return kept
