@@ -130,3 +130,10 @@ def test_a_lookup_of_a_dropped_name_is_dropped_with_it() -> None:
     namespace: dict = {"torch": __import__("torch")}
     exec(kept, namespace)  # would raise NameError if the lookup of `split` had been kept
     assert namespace["LR"] == 0.1
+
+
+def test_a_lookup_of_another_cells_skipped_result_leaves_its_name_unbound() -> None:
+    kept = definitions_only('middle = decay["AdamW"][1]\nyour_model = results["AdamW"][1][1]\n')
+    namespace: dict = {"decay": {"AdamW": [0.0, 0.1]}}
+    exec(kept, namespace)  # `results` came from a training loop that grading skips
+    assert namespace["middle"] == 0.1 and "your_model" not in namespace
