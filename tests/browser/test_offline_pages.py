@@ -155,6 +155,7 @@ def test_feedback_report_typesets_math_and_renders_figures_offline(context, tmp_
     for planted in students:
         notebook = student_notebook(CHAPTER, answered=not planted.blank, replacements=dict(planted.replacements))
         write_submission(notebook, course.submission_path(planted.student_id, CHAPTER))
+    course.release(CHAPTER)  # the instructor's make release: make grade grades against notebooks/ and never writes it
     graded = run_cli(course.root, "grade", "--jobs", "1")
     assert graded.returncode == 0, graded.stdout + graded.stderr
     feedback = run_cli(course.root, "feedback")
