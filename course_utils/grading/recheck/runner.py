@@ -59,19 +59,39 @@ def main() -> int:
     import numpy  # noqa: F401  (imported before the student's code, so a numpy.py beside it cannot shadow it)
     import torch
     import torch._dynamo  # noqa: F401  (the first torch.optim optimizer loads it, ~800 modules: not a probe's time)
-    from IPython.core.inputtransformer2 import TransformerManager
+    from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
 
     import course_utils
-    from course_utils import data, device as device_module, landscapes, models, plotting, training, widgets  # noqa: F401
+    from course_utils import data, device, landscapes, models, plotting, training, widgets  # noqa: F401
+    from course_utils.grading.recheck import observations, probes, sandbox  # noqa: F401
+
+    job = json.loads(sys.stdin.read())
+    # The set-up cell picks plotly's notebook renderer, which loads nbformat and plotly.js: nothing is
+    # displayed here, so skip that.
+    plotting.configure_plotly_renderer = lambda: "json"
+    del course_utils
+    execute_job(job, Path.cwd(), harden=job["role"] == "student")
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter shutdown: a student's atexit handlers or __del__ methods have nothing to add
+
+
+def execute_job(job: dict[str, Any], scratch: Path, *, harden: bool) -> None:
+    """Run ``job``'s cells, then its probes, in this process; write ``progress.jsonl`` and ``records/`` in ``scratch``.
+
+    ``harden``: lock torch.optim, hide the grading modules and install the audit hook first (a student's
+    job; irreversible for this process). The tests call it unhardened, in their own process, to record
+    honest code (the reference and the planted mistakes) without a process start per notebook.
+    """
+    import torch
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from course_utils import device as device_module
     from course_utils.grading.recheck import sandbox
     from course_utils.grading.recheck.observations import TAMPERED, Recorder
     from course_utils.grading.recheck.probes import probes_for
 
     device = device_module.get_device()
     transformer = TransformerManager()
-
-    job = json.loads(sys.stdin.read())
-    scratch = Path.cwd()
     (scratch / "records").mkdir(exist_ok=True)
     progress = open(scratch / "progress.jsonl", "a", buffering=1)
 
@@ -81,15 +101,11 @@ def main() -> int:
     mark(ready=True)  # libraries loaded, job read: the supervisor's clock for each item starts now
     probes = probes_for(job["assignment"])
     snapshot = None
-    # The set-up cell picks plotly's notebook renderer, which loads nbformat and plotly.js: nothing is
-    # displayed here, so skip that.
-    plotting.configure_plotly_renderer = lambda: "json"
-    if job["role"] == "student":
+    if harden:
         sandbox.lock_torch_optim(allowed=job.get("allow_torch_optim", ()))
         sandbox.hide_grading_modules()
         snapshot = sandbox.library_snapshot()
         sandbox.install_audit_hook(scratch, [Path(p) for p in job.get("protected", ())])
-    del course_utils
     skip = set(job.get("skip", ()))
     namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _Inert()}
 
@@ -126,8 +142,6 @@ def main() -> int:
         mark(done=grade_id)
     mark(finished=True)
     progress.close()
-    sys.stdout.flush()
-    os._exit(0)  # skip interpreter shutdown: a student's atexit handlers or __del__ methods have nothing to add
 
 
 if __name__ == "__main__":

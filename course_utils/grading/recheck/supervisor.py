@@ -39,7 +39,8 @@ from course_utils.grading.definitions import definitions_only
 from course_utils.grading.recheck.probes import Probe, probes_for
 from course_utils.grading.submissions import strip_solution_markers
 
-__all__ = ["RecheckSettings", "Verdict", "RecheckResult", "notebook_cells", "demonstration_sources", "recheck_notebook", "reference_record"]
+__all__ = ["RecheckSettings", "Verdict", "RecheckResult", "notebook_cells", "demonstration_sources", "recheck_notebook", "reference_record",
+           "read_records", "verdict_for", "probe_groups"]
 
 @dataclass(frozen=True)
 class RecheckSettings:
@@ -253,8 +254,21 @@ def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings,
         events.append(f"{kind} {culprit}: {_describe_exit(code, stopped, sandboxed)}")
         skip.add(culprit)
         skip |= {item for item in done if item not in labels}  # probes already recorded need not run again
+    records, unreadable = read_records(scratch, job["probes"])
+    events += unreadable
+    errors: dict[str, str] = {}
+    for entry in _read_progress(scratch / "progress.jsonl"):
+        if "done" in entry and entry.get("error") and entry["done"] in labels:
+            errors[entry["done"]] = entry["error"]
+    return records, events, errors
+
+
+def read_records(scratch: Path, grade_ids: Iterable[str]) -> tuple[dict[str, list], list[str]]:
+    """The records a runner left in ``scratch`` (:func:`course_utils.grading.recheck.runner.execute_job`), per
+    probed test cell, with its shared-memory facts; and, in words, each record that could not be read."""
     records: dict[str, list] = {}
-    for grade_id in job["probes"]:
+    events: list[str] = []
+    for grade_id in grade_ids:
         path = scratch / "records" / f"{grade_id}.pt"
         if path.is_file():
             try:
@@ -263,11 +277,13 @@ def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings,
                 events.append(f"check {grade_id}: its record could not be read ({type(error).__name__})")
                 continue
             records[grade_id] += read_shared_memory(scratch / "memory" / grade_id)
-    errors: dict[str, str] = {}
-    for entry in _read_progress(scratch / "progress.jsonl"):
-        if "done" in entry and entry.get("error") and entry["done"] in labels:
-            errors[entry["done"]] = entry["error"]
-    return records, events, errors
+    return records, events
+
+
+def verdict_for(expected: list, got: list) -> Verdict:
+    """Whether a student's record ``got`` matches the reference's ``expected`` for one test cell, and how not."""
+    difference = compare_records(memory_facts(expected, expected), memory_facts(got, expected))
+    return Verdict(difference is None, difference or "")
 
 
 def _protected(course_root: Path) -> list[str]:
@@ -280,7 +296,7 @@ def _protected(course_root: Path) -> list[str]:
     return [str(p.resolve()) for p in paths]
 
 
-def _groups(probes: Mapping[str, Probe], grade_ids: Iterable[str]) -> dict[tuple[str, ...], list[str]]:
+def probe_groups(probes: Mapping[str, Probe], grade_ids: Iterable[str]) -> dict[tuple[str, ...], list[str]]:
     """Probes that lock all of torch.optim, and those that need some of it (one process, the union allowed)."""
     locked = [g for g in grade_ids if not probes[g].allow_torch_optim]
     library = [g for g in grade_ids if probes[g].allow_torch_optim]
@@ -350,7 +366,7 @@ def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_ro
     got: dict[str, list] = {}
     jobs = [{"role": "student", "assignment": assignment, "seed": seed, "probes": grade_ids, "cells": cells,
              "allow_torch_optim": list(allowed), "protected": protected}
-            for allowed, grade_ids in sorted(_groups(probes, test_ids).items())]
+            for allowed, grade_ids in sorted(probe_groups(probes, test_ids).items())]
     # One process per job, each started (usually ahead of need) in a sandbox and scratch folder of its own.
     runners = [runner_pool.take(runner_spec(job, settings), settings.warm) for job in jobs]
     try:
@@ -373,7 +389,5 @@ def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_ro
             why = next((e for e in result.events if f" {grade_id}:" in e), "your code stopped the check before it recorded anything")
             result.verdicts[grade_id] = Verdict(False, why)
             continue
-        difference = compare_records(memory_facts(expected[grade_id], expected[grade_id]),
-                                     memory_facts(got[grade_id], expected[grade_id]))
-        result.verdicts[grade_id] = Verdict(difference is None, difference or "")
+        result.verdicts[grade_id] = verdict_for(expected[grade_id], got[grade_id])
     return result
