@@ -67,6 +67,11 @@ $(STAMP): pyproject.toml | $(PY)
 	# torch first, pinned (and from TORCH_INDEX when given), before anything can pull a torch of its own.
 	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)",) "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# rfc3987-syntax (pulled in by jupyter-events' jsonschema[format-nongpl]) compiles 39 parsers when
+	# jsonschema is imported: 2.5 s of CPU in every process that imports nbformat (each nbgrader run, each
+	# grading kernel). jsonschema does without it (no Jupyter schema checks the "iri" formats it serves);
+	# see python-jsonschema/jsonschema#1428.
+	$(PY) -m pip uninstall --quiet --yes rfc3987-syntax
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
 	# Exports (jupyter nbconvert, JupyterLab's menu) use the course's offline template: plotly.js and MathJax.
 	$(PY) -m course_utils.offline install >/dev/null

@@ -1,11 +1,11 @@
 """Grading on Dask: the same scores as serial grading, on a local cluster and on separate processes with PostgreSQL.
 
-A small class of 01_sgd (the reference, a blank notebook, two planted mistakes) is graded three ways:
+A small class of 01_sgd (the reference and a planted mistake) is graded three ways:
 serially by a plain ``nbgrader autograde`` run (the grading job runs inside nbgrader's own process), on a
 ``LocalCluster`` of two workers (``grade_assignment``), and through the instructors' command line against a
 ``dask scheduler`` and a ``dask worker`` started as separate processes, with the gradebook on a PostgreSQL
 server this test starts (Debian's ``postgresql``; skipped when it is not installed). All three must give
-every student the same score on every autograded cell, and the planted mistakes lose exactly their cells.
+every student the same score on every autograded cell, and the planted mistake loses exactly its cells.
 Then: ``grade`` refuses to grade when ``notebooks/`` is not what ``solutions/`` releases, and what the
 independent check could not run reaches the report.
 """
@@ -37,8 +37,9 @@ from course_utils.grading.submissions import fill_submission, write_submission
 
 ASSIGNMENT = "01_sgd"
 SEED = 20261201
-CLASS = [p for p in planted_for(ASSIGNMENT) if p.student_id in (REFERENCE, BLANK)] + \
-        [p for p in planted_for(ASSIGNMENT) if p.student_id not in (REFERENCE, BLANK)][:2]
+# Two students, so that each of two workers grades one; every planted mistake is scored in test_probes_planted.py.
+CLASS = [p for p in planted_for(ASSIGNMENT) if p.student_id == REFERENCE] + \
+        [p for p in planted_for(ASSIGNMENT) if p.student_id not in (REFERENCE, BLANK)][:1]
 VENV_BIN = Path(sys.executable).parent
 
 

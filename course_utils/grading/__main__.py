@@ -88,12 +88,13 @@ def cmd_grade(course: Course, argv: list[str]) -> int:
     with grading_client(workers, args.scheduler) as client:
         # Every assignment's jobs go to the cluster first: the workers keep grading while each assignment is saved.
         pending = {}
-        for assignment, students in handed_in.items():
+        for number, (assignment, students) in enumerate(handed_in.items(), start=1):
             due = record_due_dates(target.root, target.db_url, [assignment])[assignment]
             if due is not None:
                 print(f"{assignment} is due {due:%Y-%m-%d %H:%M} UTC (c.LatePenalty.due_dates in nbgrader_config.py)")
             seed = args.seed or secrets.randbelow(2**31 - 1) + 1
-            pending[assignment] = submit_jobs(target, assignment, students, seed=seed, client=client)
+            pending[assignment] = submit_jobs(target, assignment, students, seed=seed, client=client,
+                                              last=number == len(handed_in))
             print(f"Autograding {assignment}: {len(students)} submission(s) on {where}...", flush=True)
         print()
         for assignment, students in handed_in.items():

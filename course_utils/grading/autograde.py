@@ -132,16 +132,30 @@ class PendingGrading:
     flags: dict[str, list[str]] = field(default_factory=dict)
 
 
-def submit_jobs(course: Course, assignment: str, students: Sequence[str], *, seed: int, client: Any) -> PendingGrading:
-    """Step 1 and the start of step 2: each submission sanitized and sent to the cluster at once."""
+def worker_count(client: Any) -> int:
+    """How many workers ``client``'s cluster has now (at least 1)."""
+    try:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    except Exception:  # noqa: BLE001 - a scheduler that cannot say: assume one
+        return 1
+
+
+def submit_jobs(course: Course, assignment: str, students: Sequence[str], *, seed: int, client: Any,
+                last: bool = True) -> PendingGrading:
+    """Step 1 and the start of step 2: each submission sanitized and sent to the cluster at once.
+
+    ``last``: no other jobs follow these, so the final job per worker starts no kernel or re-check
+    process ahead of need (each would be killed unused, seconds of CPU apiece).
+    """
     config = load_course_config(course.root)
     pending = PendingGrading(course, assignment, list(students), seed)
-    for student in students:
+    tail = len(students) - worker_count(client) if last else len(students)
+    for index, student in enumerate(students):
         notebook, refused, pending.flags[student] = _prepare(course, assignment, student, config)
         if refused is not None:
             pending.outcomes[student] = refused
             continue
-        job = GradingJob(str(course.root), assignment, student, notebook or "", seed)
+        job = GradingJob(str(course.root), assignment, student, notebook or "", seed, keep_warm=index < tail)
         key = f"grade-{assignment}-{student}-{secrets.token_hex(4)}"
         pending.futures[client.submit(grade_job, job, pure=False, key=key)] = student
     return pending

@@ -51,6 +51,7 @@ class GradingJob:
     student: str
     notebook: str  # the sanitized notebook, JSON
     seed: int  # the independent check's seed, the same for the whole class
+    keep_warm: bool = True  # start the next job's kernel and re-check processes ahead of need (False: the class's tail)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ def grade_job(job: GradingJob) -> GradedNotebook:
     try:
         config = load_course_config(root)
         config.IndependentCheck.seed = int(job.seed)
+        if not job.keep_warm:  # no job is coming after this one on this worker: nothing started that would be killed unused
+            config.ContainedExecute.warm_kernels = 0
+            config.IndependentCheck.warm_processes = 0
         resources = {
             "unique_key": job.assignment, "output_files_dir": f"{job.assignment}_files",
             "nbgrader": {"student": job.student, "assignment": job.assignment, "notebook": job.assignment, "db_url": None},

@@ -368,7 +368,8 @@ def recheck_notebook(notebook: nbformat.NotebookNode, assignment: str, course_ro
              "allow_torch_optim": list(allowed), "protected": protected}
             for allowed, grade_ids in sorted(probe_groups(probes, test_ids).items())]
     # One process per job, each started (usually ahead of need) in a sandbox and scratch folder of its own.
-    runners = [runner_pool.take(runner_spec(job, settings), settings.warm) for job in jobs]
+    # Each keeps as many started as one notebook takes (one per group, at most ``warm``), not more.
+    runners = [runner_pool.take(runner_spec(job, settings), min(settings.warm, len(jobs))) for job in jobs]
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), settings.workers))) as pool:
             outcomes = list(pool.map(lambda pair: run_job(pair[0], pair[1].scratch, settings, pair[1]), zip(jobs, runners)))
