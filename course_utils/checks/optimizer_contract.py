@@ -103,7 +103,7 @@ def expect_argument_validation(
     """
     for row in _error_inputs(invalid):
         call = ", ".join(f"{k}={v!r}" for k, v in row.kwargs.items())
-        name = next(iter(row.kwargs), "argument")
+        name = row.argument
         error_name = row.error_type.__name__
         params = make_params(OptimizerInput("validation"), device)
         try:
@@ -120,7 +120,7 @@ def expect_argument_validation(
         except Exception as error:
             raise CheckFailed(
                 f"{exercise}(params, {call}) raised {type(error).__name__} ({error}); expected a {error_name} "
-                f"that names the bad value, like torch.optim's 'Invalid learning rate: -0.1'."
+                f"that names the bad {name} value, like torch.optim's 'Invalid learning rate: -0.1'."
             ) from None
         raise CheckFailed(
             f"{exercise}(params, {call}) was accepted. An invalid {name} should raise {error_name} when the "

@@ -9,7 +9,9 @@ after every ``step()``, each group's ``lr``, ``get_last_lr()`` and ``last_epoch`
 scheduler runs on a ``torch.optim.Optimizer`` subclass and on a bare object that has nothing but
 ``param_groups``, so it must work for any optimizer. On a mismatch, the rates are compared with the
 known mistakes (off by one, compounding on the current rate, only the first group updated, ...), each
-a variant of the reference schedule run on the same case.
+a variant of the reference schedule run on the same case. Each constructor must also reject the spec's
+invalid arguments (its ``errors`` rows: the rules of torch.optim.lr_scheduler where it has them, else
+the chapter's) with a ValueError (:func:`expect_rejections`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from course_utils.harness import optimizer_path
 from course_utils.mistakes import schedulers as mistakes
 from course_utils.schedule_harness import GroupsOnly, PlainStep, ScheduleRun, run_schedule
 from course_utils.specs import schedulers as spec
-from course_utils.specs.schedulers import ScheduleInput
+from course_utils.specs.schedulers import ScheduleErrorInput, ScheduleInput
 from course_utils.tolerances import numbers_close, tolerance_for
 
 ASSIGNMENT = spec.ASSIGNMENT
@@ -44,6 +46,7 @@ __all__ = [
     "check_warmup_cosine",
     "check_opt_fn_with_scheduler",
     "compare_schedule",
+    "expect_rejections",
     "CELL_CHECKS",
 ]
 
@@ -115,6 +118,34 @@ def _explain_first_difference(expected: ScheduleRun, got: ScheduleRun, row: Sche
                               f"(0 after construction, +1 per step()).\n  {where}.")
 
 
+# --- the arguments a constructor must reject ------------------------------------------------------------
+
+
+def expect_rejections(student: Callable[..., Any], exercise: str, errors: Sequence[ScheduleErrorInput]) -> int:
+    """Each row's call must raise its error (ValueError) when the scheduler is built; the rows tried."""
+    for row in errors:
+        call, kind = row.call(exercise), row.error_type.__name__
+        target = PlainStep(spec.BASE_LRS)
+        try:
+            student(target, **schedules.fresh_kwargs(row.kwargs))
+        except row.error_type:
+            continue
+        except CheckFailed:
+            raise
+        except Exception as error:
+            raise CheckFailed(f"{call} raised {type(error).__name__} ({error}); expected a {kind}: {row.rule}. Check it in the "
+                              f"constructor, before anything uses it, and raise {kind} with a message that names the value: "
+                              f"raise {kind}(f\"Invalid {row.about}: {{{row.about}}}\").") from None
+        raise CheckFailed(f"{call} was accepted, but {row.rule}. Check it in the constructor, before "
+                          f"super().__init__(optimizer), and raise {kind} with a message that names the value: "
+                          f"raise {kind}(f\"Invalid {row.about}: {{{row.about}}}\").")
+    return len(errors)
+
+
+def _errors(grade_id: str, thorough: bool) -> tuple[ScheduleErrorInput, ...]:
+    return tuple(row for row in EXERCISES[grade_id].errors if thorough or not row.hidden)
+
+
 # --- the five schedulers --------------------------------------------------------------------------------
 
 
@@ -127,37 +158,39 @@ def _check_scheduler(student: Any, name: str, thorough: bool) -> tuple[int, int]
     rows = EXERCISES[f"test_{name}"].rows(thorough)
     reference = getattr(torch.optim.lr_scheduler, name)
     with quiet():
-        return len(rows), compare_schedule(student, reference, rows, exercise=name, mistakes=mistakes.MISTAKES[name])
+        steps = compare_schedule(student, reference, rows, exercise=name, mistakes=mistakes.MISTAKES[name])
+        expect_rejections(student, name, _errors(f"test_{name}", thorough))
+    return len(rows), steps
 
 
 def check_exponential_lr(ExponentialLR: Any, *, thorough: bool = False) -> None:
     """ExponentialLR(optimizer, gamma): lr = base * gamma ** t for every group."""
     cases, steps = _check_scheduler(ExponentialLR, "ExponentialLR", thorough)
-    passed(f"ExponentialLR matches torch.optim.lr_scheduler.ExponentialLR: {cases} cases, {steps} steps, two groups, two kinds of optimizer.")
+    passed(f"ExponentialLR matches torch.optim.lr_scheduler.ExponentialLR: {cases} cases, {steps} steps, two groups, two kinds of optimizer; invalid arguments rejected.")
 
 
 def check_step_lr(StepLR: Any, *, thorough: bool = False) -> None:
     """StepLR(optimizer, step_size, gamma=0.1): lr = base * gamma ** (t // step_size)."""
     cases, steps = _check_scheduler(StepLR, "StepLR", thorough)
-    passed(f"StepLR matches torch.optim.lr_scheduler.StepLR: {cases} cases, {steps} steps, two groups, two kinds of optimizer.")
+    passed(f"StepLR matches torch.optim.lr_scheduler.StepLR: {cases} cases, {steps} steps, two groups, two kinds of optimizer; invalid arguments rejected.")
 
 
 def check_multistep_lr(MultiStepLR: Any, *, thorough: bool = False) -> None:
     """MultiStepLR(optimizer, milestones, gamma=0.1): lr = base * gamma ** (milestones passed)."""
     cases, steps = _check_scheduler(MultiStepLR, "MultiStepLR", thorough)
-    passed(f"MultiStepLR matches torch.optim.lr_scheduler.MultiStepLR: {cases} cases, {steps} steps, past every milestone.")
+    passed(f"MultiStepLR matches torch.optim.lr_scheduler.MultiStepLR: {cases} cases, {steps} steps, past every milestone; invalid arguments rejected.")
 
 
 def check_cosine_annealing_lr(CosineAnnealingLR: Any, *, thorough: bool = False) -> None:
     """CosineAnnealingLR(optimizer, T_max, eta_min=0.0): eta_min + (base - eta_min) * (1 + cos(pi t / T_max)) / 2."""
     cases, steps = _check_scheduler(CosineAnnealingLR, "CosineAnnealingLR", thorough)
-    passed(f"CosineAnnealingLR matches torch.optim.lr_scheduler.CosineAnnealingLR: {cases} cases, {steps} steps.")
+    passed(f"CosineAnnealingLR matches torch.optim.lr_scheduler.CosineAnnealingLR: {cases} cases, {steps} steps; invalid arguments rejected.")
 
 
 def check_linear_lr(LinearLR: Any, *, thorough: bool = False) -> None:
     """LinearLR(optimizer, start_factor=1/3, end_factor=1.0, total_iters=5): linear from start to end factor, then constant."""
     cases, steps = _check_scheduler(LinearLR, "LinearLR", thorough)
-    passed(f"LinearLR matches torch.optim.lr_scheduler.LinearLR: {cases} cases, {steps} steps.")
+    passed(f"LinearLR matches torch.optim.lr_scheduler.LinearLR: {cases} cases, {steps} steps; invalid arguments rejected.")
 
 
 # --- warm-up then cosine ---------------------------------------------------------------------------------
@@ -170,7 +203,9 @@ def check_warmup_cosine(warmup_cosine: Any, *, thorough: bool = False) -> None:
     with quiet():
         steps = compare_schedule(warmup_cosine, mistakes.WarmupCosine, rows, exercise="warmup_cosine",
                                  mistakes=mistakes.MISTAKES["warmup_cosine"])
-    passed(f"warmup_cosine warms up linearly, then follows the cosine: {len(rows)} cases, {steps} steps.")
+        rejected = expect_rejections(warmup_cosine, "warmup_cosine", _errors("test_warmup_cosine", thorough))
+    passed(f"warmup_cosine warms up linearly, then follows the cosine: {len(rows)} cases, {steps} steps; "
+           f"{rejected} invalid calls rejected.")
 
 
 # --- a schedule on a landscape ---------------------------------------------------------------------------

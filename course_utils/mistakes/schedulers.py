@@ -291,6 +291,18 @@ _OWN_SCHEDULER_CELLS = frozenset({"test_ExponentialLR", "test_StepLR", "test_Mul
                                   "test_warmup_cosine"})
 
 
+def accepts_any_argument(reference: str) -> str:
+    """The answer with every ``raise ValueError(...)`` turned into a bare ``ValueError(...)`` expression.
+
+    The known mistake "accepts any argument": the constructors still compute their rates, but reject
+    nothing (a ``gamma`` of 0, a ``step_size`` of 0, a ``start_factor`` outside (0, 1], ``warmup_steps``
+    not below ``total_steps``), so only the cells that try invalid calls are lost.
+    """
+    if "raise ValueError(" not in reference:
+        raise ValueError("accepts_any_argument expects the reference answer to raise ValueError somewhere")
+    return reference.replace("raise ValueError(", "ValueError(")
+
+
 def demo() -> tuple[PlantedSubmission, ...]:
     """05_schedulers's demo class after the reference and the blank notebook: edits of the solution's answers."""
     from course_utils.grading.submissions import edit, edits
@@ -326,6 +338,10 @@ def demo() -> tuple[PlantedSubmission, ...]:
         PlantedSubmission(
             "first_group_only", "the base class's step() updates only the first parameter group",
             {"schedulers": edit(write_groups, 'self.optimizer.param_groups[0]["lr"] = self.get_lr()[0]')},
+            _OWN_SCHEDULER_CELLS),
+        PlantedSubmission(
+            "accepts_any_argument", "the schedulers and warmup_cosine accept any argument: nothing raises ValueError",
+            {"schedulers": accepts_any_argument, "warmup_cosine": accepts_any_argument},
             _OWN_SCHEDULER_CELLS),
         PlantedSubmission(
             "scheduler_before_optimizer", "opt_fn_with_scheduler steps the scheduler before the optimizer",

@@ -64,12 +64,21 @@ class ErrorOptimizerInput:
     """Constructor arguments that must be rejected with ``error_type`` whose message matches ``error_regex``.
 
     An empty ``error_regex`` accepts any message (the course's exercises do not prescribe the wording).
+    ``about``: the argument the row is about, when ``kwargs`` also holds valid ones (a row about
+    ``momentum`` gives a valid ``lr`` too, so that a missing lr is not the error raised); by default
+    the first key of ``kwargs``.
     """
 
     kwargs: Mapping[str, Any]
     error_type: type[BaseException] = ValueError
     error_regex: str = ""
     desc: str = ""
+    about: str = ""
+
+    @property
+    def argument(self) -> str:
+        """The name of the argument whose value must be rejected (named in the checks' messages)."""
+        return self.about or next(iter(self.kwargs), "argument")
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,11 @@ EXERCISES = exercises(
         "test_SGD_groups_contract", ("SGD",), "in place, grad untouched, grad=None, frozen layer, odd tensors, state, generator, zero_grad",
         kind="contract",
         contract_kwargs={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1},
-        errors=(ErrorOptimizerInput({"lr": -0.1}), ErrorOptimizerInput({"momentum": -0.5}), ErrorOptimizerInput({"weight_decay": -0.01}))),
+        # A valid lr beside a bad momentum or weight_decay: SGD has no default lr, so without one the
+        # missing-lr error would be raised first and a class that checks nothing else would pass.
+        errors=(ErrorOptimizerInput({"lr": -0.1}),
+                ErrorOptimizerInput({"lr": 0.1, "momentum": -0.5}, about="momentum"),
+                ErrorOptimizerInput({"lr": 0.1, "weight_decay": -0.01}, about="weight_decay"))),
     ExerciseSpec(
         "test_split_decay_groups", ("split_decay_groups",), "which parameters of a model with every kind of layer are decayed",
         kind="custom",

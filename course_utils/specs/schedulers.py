@@ -33,6 +33,40 @@ class ScheduleInput:
     hidden: bool = False
 
 
+@dataclass(frozen=True)
+class ScheduleErrorInput:
+    """``Scheduler(optimizer, **kwargs)`` that must raise ``error_type`` when it is built (on two groups with ``BASE_LRS``).
+
+    ``about``: the argument whose value breaks ``rule`` (what the chapter's text, or torch.optim.lr_scheduler,
+    asks of it: a sentence); the other arguments of ``kwargs`` are valid, so the error raised is the row's.
+    """
+
+    kwargs: Mapping[str, Any]
+    about: str
+    rule: str
+    error_type: type[BaseException] = ValueError
+    hidden: bool = False
+
+    @property
+    def desc(self) -> str:
+        return f"an invalid {self.about}"
+
+    def call(self, name: str) -> str:
+        """``StepLR(optimizer, step_size=0)``: the call the row makes."""
+        return f"{name}(optimizer" + "".join(f", {k}={v!r}" for k, v in self.kwargs.items()) + ")"
+
+
+_GAMMA = "gamma must be positive"
+_POSITIVE = "{} must be a positive integer"
+_START = "start_factor must lie in (0, 1], as torch.optim.lr_scheduler.LinearLR requires"
+_END = "end_factor must lie in [0, 1], as torch.optim.lr_scheduler.LinearLR requires"
+_WARMUP = "warmup_steps must satisfy 0 <= warmup_steps < total_steps"
+
+
+def _rejects(about: str, rule: str, hidden: bool = False, **kwargs: Any) -> ScheduleErrorInput:
+    return ScheduleErrorInput(kwargs, about, rule, hidden=hidden)
+
+
 def _scheduled(desc: str, landscape: str, start: tuple[float, float], optimizer: str, optimizer_hyperparams: Mapping[str, Any],
                scheduler: str, scheduler_hyperparams: Mapping[str, Any], n_iters: int | None, *, hidden: bool = False) -> PathInput:
     kwargs = {"optimizer_class": optimizer, "optimizer_hyperparams": dict(optimizer_hyperparams),
@@ -41,9 +75,11 @@ def _scheduled(desc: str, landscape: str, start: tuple[float, float], optimizer:
     return PathInput(desc, landscape, start, kwargs, hidden=hidden)
 
 
-def _scheduler_spec(name: str, defaults: Mapping[str, Any], cases: tuple[ScheduleInput, ...]) -> ExerciseSpec:
+def _scheduler_spec(name: str, defaults: Mapping[str, Any], cases: tuple[ScheduleInput, ...],
+                    errors: tuple[ScheduleErrorInput, ...]) -> ExerciseSpec:
     return ExerciseSpec(f"test_{name}", (name,), f"{name}'s group rates, get_last_lr() and last_epoch after every step of "
-                        f"{len(cases)} cases, random base rates", kind="schedule", defaults=defaults, cases=cases)
+                        f"{len(cases)} cases, random base rates; {len(errors)} invalid arguments rejected", kind="schedule",
+                        defaults=defaults, cases=cases, errors=errors)
 
 
 _LR = "torch.optim.lr_scheduler."
@@ -54,34 +90,58 @@ EXERCISES = exercises(
         ScheduleInput("gamma 0.5, other base rates", {"gamma": 0.5}, 5, (1.0, 0.3), seed=101),
         ScheduleInput("gamma 0.99, many steps", {"gamma": 0.99}, 25, seed=102, hidden=True),
         ScheduleInput("gamma 1", {"gamma": 1.0}, 3, seed=103, hidden=True),
+    ), (
+        _rejects("gamma", _GAMMA, gamma=0.0),
+        _rejects("gamma", _GAMMA, hidden=True, gamma=-0.5),
     )),
     _scheduler_spec("StepLR", {"gamma": 0.1}, (
         ScheduleInput("step_size 3, gamma 0.5", {"step_size": 3, "gamma": 0.5}, 10, seed=200),
         ScheduleInput("default gamma (0.1)", {"step_size": 2}, 5, seed=201),
         ScheduleInput("step_size 1", {"step_size": 1, "gamma": 0.7}, 6, (0.5, 0.05), seed=202, hidden=True),
         ScheduleInput("long step", {"step_size": 7, "gamma": 0.3}, 22, seed=203, hidden=True),
+    ), (
+        _rejects("step_size", _POSITIVE.format("step_size"), step_size=0),
+        _rejects("step_size", _POSITIVE.format("step_size"), hidden=True, step_size=-3, gamma=0.5),
+        _rejects("gamma", _GAMMA, hidden=True, step_size=2, gamma=-0.1),
     )),
     _scheduler_spec("MultiStepLR", {"gamma": 0.1}, (
         ScheduleInput("milestones [2, 5, 6]", {"milestones": [2, 5, 6], "gamma": 0.5}, 10, seed=300),
         ScheduleInput("default gamma, unsorted milestones", {"milestones": [4, 1]}, 6, seed=301),
         ScheduleInput("one milestone", {"milestones": [3], "gamma": 0.2}, 8, (1.0, 0.01), seed=302, hidden=True),
         ScheduleInput("milestones as a tuple", {"milestones": (1, 2, 3), "gamma": 0.9}, 6, seed=303, hidden=True),
+    ), (
+        _rejects("gamma", _GAMMA, milestones=[2, 5], gamma=-0.5),
+        _rejects("gamma", _GAMMA, hidden=True, milestones=[3], gamma=0.0),
     )),
     _scheduler_spec("CosineAnnealingLR", {"eta_min": 0.0}, (
         ScheduleInput("T_max 6, eta_min 0.001", {"T_max": 6, "eta_min": 0.001}, 6, seed=400),
         ScheduleInput("T_max 4, default eta_min", {"T_max": 4}, 4, seed=401),
         ScheduleInput("long period", {"T_max": 20, "eta_min": 0.0005}, 20, (1.0, 0.01), seed=402, hidden=True),
+    ), (
+        _rejects("T_max", _POSITIVE.format("T_max"), T_max=0),
+        _rejects("T_max", _POSITIVE.format("T_max"), hidden=True, T_max=-5, eta_min=0.001),
     )),
     _scheduler_spec("LinearLR", {"start_factor": 1 / 3, "end_factor": 1.0, "total_iters": 5}, (
         ScheduleInput("warm-up over 4 steps", {"start_factor": 0.25, "end_factor": 1.0, "total_iters": 4}, 8, seed=500),
         ScheduleInput("defaults (1/3 to 1 over 5 steps)", {}, 7, seed=501),
         ScheduleInput("decay from 1 to 0.1", {"start_factor": 1.0, "end_factor": 0.1, "total_iters": 6}, 9, (1.0, 0.2), seed=502, hidden=True),
+    ), (
+        _rejects("start_factor", _START, start_factor=0.0),
+        _rejects("start_factor", _START, hidden=True, start_factor=1.5),
+        _rejects("end_factor", _END, hidden=True, end_factor=-0.1),
+        _rejects("end_factor", _END, hidden=True, start_factor=0.5, end_factor=1.5),
+        _rejects("total_iters", _POSITIVE.format("total_iters"), hidden=True, total_iters=0),
     )),
     _scheduler_spec("warmup_cosine", {"start_factor": 0.1, "eta_min": 0.0}, (
         ScheduleInput("3 warm-up steps of 10", {"warmup_steps": 3, "total_steps": 10, "start_factor": 0.1, "eta_min": 0.001}, 10, seed=600),
         ScheduleInput("defaults", {"warmup_steps": 2, "total_steps": 6}, 6, seed=601),
         ScheduleInput("no warm-up", {"warmup_steps": 0, "total_steps": 5}, 5, seed=602, hidden=True),
         ScheduleInput("long", {"warmup_steps": 5, "total_steps": 30, "start_factor": 0.01}, 30, (1.0, 0.1), seed=603, hidden=True),
+    ), (
+        _rejects("warmup_steps", _WARMUP, warmup_steps=6, total_steps=6),
+        _rejects("warmup_steps", _WARMUP, hidden=True, warmup_steps=-1, total_steps=5),
+        _rejects("start_factor", _START, hidden=True, warmup_steps=2, total_steps=6, start_factor=0.0),
+        _rejects("start_factor", _START, hidden=True, warmup_steps=2, total_steps=6, start_factor=1.5),
     )),
     ExerciseSpec(
         "test_opt_fn_with_scheduler", ("opt_fn_with_scheduler",), "paths with optimizers and schedulers defined by the grader",

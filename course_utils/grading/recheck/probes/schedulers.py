@@ -5,7 +5,8 @@ Every row of ``course_utils/specs/schedulers.py`` (visible and hidden), run by
 the row's scaled by factors drawn from the recorder's seed, on both of the harness's targets (a
 ``torch.optim.Optimizer`` subclass and a bare object that has nothing but ``param_groups``), so it must
 work for any optimizer. The probe records, at construction and after every ``step()``, each group's
-``lr``, ``get_last_lr()`` and ``last_epoch``. opt_fn_with_scheduler is tried on the rows made of the
+``lr``, ``get_last_lr()`` and ``last_epoch``, then what each of the spec's invalid calls (its ``errors``
+rows, hidden ones included) does: rejected with a ValueError, accepted, or another error. opt_fn_with_scheduler is tried on the rows made of the
 harness's own optimizers and schedulers, so no torch.optim class is needed.
 """
 
@@ -20,7 +21,7 @@ import torch
 from course_utils import schedule_harness as schedules
 from course_utils.grading.recheck.observations import Recorder
 from course_utils.grading.recheck.probes import Probe
-from course_utils.grading.recheck.probes.common import lookup
+from course_utils.grading.recheck.probes.common import lookup, outcome
 from course_utils.grading.recheck.probes.paths import record_paths
 from course_utils.schedule_harness import ScheduleRun
 from course_utils.specs import ExerciseSpec
@@ -48,6 +49,15 @@ def _record_schedule(rec: Recorder, make: Callable[..., Any], name: str, exercis
             schedules.run_schedule(make, target, row, on_record=record)
 
 
+def _record_rejections(rec: Recorder, make: Callable[..., Any], name: str, exercise: ExerciseSpec) -> None:
+    """What building ``name`` with each invalid call of the spec does: "raises ValueError", "accepted", ..."""
+    for row in exercise.errors:
+        target = schedules.PlainStep(spec.BASE_LRS)
+        kwargs = schedules.fresh_kwargs(row.kwargs)
+        rec.record(f"{row.call(name)} [{row.desc}] on a torch.optim.Optimizer subclass with two groups",
+                   outcome(lambda: make(target, **kwargs)))
+
+
 def scheduler_probe(name: str) -> Probe:
     """The probe of ``test_<name>``: the rates ``name`` sets, step by step, for every row."""
     exercise = spec.EXERCISES[f"test_{name}"]
@@ -58,12 +68,15 @@ def scheduler_probe(name: str) -> Probe:
                    callable(scheduler_class) and not (inspect.isclass(scheduler_class)
                                                       and issubclass(scheduler_class, torch.optim.lr_scheduler.LRScheduler)))
         _record_schedule(rec, scheduler_class, name, exercise)
+        _record_rejections(rec, scheduler_class, name, exercise)
 
     return Probe(run, exercise.summary)
 
 
 def probe_warmup_cosine(rec: Recorder, ns: Mapping[str, Any]) -> None:
-    _record_schedule(rec, lookup(ns, "warmup_cosine"), "warmup_cosine", spec.EXERCISES["test_warmup_cosine"])
+    warmup_cosine, exercise = lookup(ns, "warmup_cosine"), spec.EXERCISES["test_warmup_cosine"]
+    _record_schedule(rec, warmup_cosine, "warmup_cosine", exercise)
+    _record_rejections(rec, warmup_cosine, "warmup_cosine", exercise)
 
 
 def probe_opt_fn_with_scheduler(rec: Recorder, ns: Mapping[str, Any]) -> None:
