@@ -1,7 +1,8 @@
 """``05_schedulers``'s known mistakes: each schedule written once as small steps, each mistake one step changed.
 
-:class:`ReferenceSchedule` is a scheduler in four small steps: the base rates read at construction,
-the epoch a rate is computed for (:meth:`~ReferenceSchedule.epoch`), the rate of one group
+:class:`ReferenceSchedule` is a scheduler in five small steps: the arguments checked
+(:meth:`~ReferenceSchedule.validate`), the base rates read at construction, the epoch a rate is
+computed for (:meth:`~ReferenceSchedule.epoch`), the rate of one group
 (:meth:`~ReferenceSchedule.rate`, from the schedule's closed-form :meth:`~ReferenceSchedule.factor`)
 and the writing of the rates into the groups (:meth:`~ReferenceSchedule.write`). Each schedule of the
 chapter subclasses it with its factor (:class:`ExponentialLR` ... :class:`WarmupCosine`, with the
@@ -39,10 +40,14 @@ class ReferenceSchedule:
     def __init__(self, optimizer: Any, **kwargs: Any) -> None:
         defaults = EXERCISES[f"test_{self.exercise}"].defaults if self.exercise else {}
         self.h: Mapping[str, Any] = {**defaults, **kwargs}
+        self.validate()
         self.optimizer = optimizer
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
         self.write()
+
+    def validate(self) -> None:
+        """Raise ValueError for arguments the schedule must reject (torch.optim.lr_scheduler's rules, else the chapter's)."""
 
     def factor(self, t: int) -> float:  # pragma: no cover - every schedule defines it
         raise NotImplementedError
@@ -65,8 +70,20 @@ class ReferenceSchedule:
         return [group["lr"] for group in self.optimizer.param_groups]
 
 
+def _require(ok: bool, name: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value!r}")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 class ExponentialLR(ReferenceSchedule):
     exercise = "ExponentialLR"
+
+    def validate(self) -> None:
+        _require(self.h["gamma"] > 0, "gamma", self.h["gamma"])
 
     def factor(self, t: int) -> float:
         return self.h["gamma"] ** t
@@ -75,12 +92,19 @@ class ExponentialLR(ReferenceSchedule):
 class StepLR(ReferenceSchedule):
     exercise = "StepLR"
 
+    def validate(self) -> None:
+        _require(_positive_int(self.h["step_size"]), "step_size", self.h["step_size"])
+        _require(self.h["gamma"] > 0, "gamma", self.h["gamma"])
+
     def factor(self, t: int) -> float:
         return self.h["gamma"] ** (t // self.h["step_size"])
 
 
 class MultiStepLR(ReferenceSchedule):
     exercise = "MultiStepLR"
+
+    def validate(self) -> None:
+        _require(self.h["gamma"] > 0, "gamma", self.h["gamma"])
 
     def passed(self, t: int) -> int:
         return bisect.bisect_right(sorted(self.h["milestones"]), t)
@@ -92,6 +116,9 @@ class MultiStepLR(ReferenceSchedule):
 class CosineAnnealingLR(ReferenceSchedule):
     exercise = "CosineAnnealingLR"
 
+    def validate(self) -> None:
+        _require(_positive_int(self.h["T_max"]), "T_max", self.h["T_max"])
+
     def factor(self, t: int) -> float:
         return (1 + math.cos(math.pi * t / self.h["T_max"])) / 2
 
@@ -102,6 +129,11 @@ class CosineAnnealingLR(ReferenceSchedule):
 
 class LinearLR(ReferenceSchedule):
     exercise = "LinearLR"
+
+    def validate(self) -> None:
+        _require(0 < self.h["start_factor"] <= 1, "start_factor", self.h["start_factor"])
+        _require(0 <= self.h["end_factor"] <= 1, "end_factor", self.h["end_factor"])
+        _require(_positive_int(self.h["total_iters"]), "total_iters", self.h["total_iters"])
 
     def progress(self, t: int) -> float:
         return min(t, self.h["total_iters"]) / self.h["total_iters"]
@@ -115,6 +147,10 @@ class WarmupCosine(ReferenceSchedule):
     """Linear warm-up from ``start_factor`` over ``warmup_steps`` steps, then a cosine down to ``eta_min`` at ``total_steps``."""
 
     exercise = "warmup_cosine"
+
+    def validate(self) -> None:
+        _require(0 <= self.h["warmup_steps"] < self.h["total_steps"], "warmup_steps", self.h["warmup_steps"])
+        _require(0 < self.h["start_factor"] <= 1, "start_factor", self.h["start_factor"])
 
     def cosine(self, t: int) -> float:
         w, total = self.h["warmup_steps"], self.h["total_steps"]
