@@ -75,10 +75,6 @@ def demo() -> tuple[PlantedSubmission, ...]:
             {"SGD": edit('raise ValueError(f"parameter group {index} has no \'lr\', and no default lr was given")', 'group["lr"] = 0.001')},
             frozenset({"test_SGD_param_groups"})),
         PlantedSubmission(
-            "sgd_validates_only_lr", "SGD rejects a negative lr but accepts a negative momentum or weight_decay",
-            {"SGD": edit("if group[key] < 0.0:", 'if key == "lr" and group[key] < 0.0:')},
-            frozenset({"test_SGD_groups_contract"})),
-        PlantedSubmission(
             "sgd_reads_lr_once", "SGD copies each group's learning rate once, so changes through param_groups are ignored",
             {"SGD": edit('lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]',
                          'lr = self.__dict__.setdefault("first_lrs", {}).setdefault(id(group), group["lr"])\n'
@@ -92,4 +88,9 @@ def demo() -> tuple[PlantedSubmission, ...]:
             "adagrad_state_outside", "Adagrad keeps its running sums outside self.state, so state_dict() misses them",
             {"Adagrad": edit("state = self.state[p]", 'state = self.__dict__.setdefault("sums", {}).setdefault(p, {})')},
             frozenset({"test_Adagrad", "test_Adagrad_resume"})),
+        # Last, so the demo class's sample (its first planted submissions) is what it was.
+        PlantedSubmission(
+            "sgd_validates_only_lr", "SGD rejects a negative lr but accepts a negative momentum or weight_decay",
+            {"SGD": edit("if group[key] < 0.0:", 'if key == "lr" and group[key] < 0.0:')},
+            frozenset({"test_SGD_groups_contract"})),
     )
