@@ -94,7 +94,7 @@ test: $(STAMP) sandbox browser postgres
 	# One torch thread per process: the suite runs two workers (and their kernels) on two cores.
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests
 
-# The edit loop: the tests not marked slow (no nbgrader run, notebook execution, browser or Sphinx build).
+# The edit loop: the tests not marked slow (no nbgrader run, grading job, notebook execution, browser or Sphinx build).
 test-fast: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile -m "not slow" tests
 

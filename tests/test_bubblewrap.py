@@ -18,8 +18,9 @@ import pytest
 
 from course_utils.grading import bubblewrap
 
-pytestmark = pytest.mark.skipif(not bubblewrap.available() and not os.environ.get("CI"),
-                                reason=f"no sandbox here: {bubblewrap.unavailable_reason()}")
+pytestmark = [pytest.mark.skipif(not bubblewrap.available() and not os.environ.get("CI"),
+                                 reason=f"no sandbox here: {bubblewrap.unavailable_reason()}"),
+              pytest.mark.slow]  # sandboxed kernels and re-check processes: left out of make test-fast
 
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
 

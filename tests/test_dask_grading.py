@@ -35,6 +35,8 @@ from course_utils.grading.planted import BLANK, REFERENCE, planted_for
 from course_utils.grading.report import read_scores
 from course_utils.grading.submissions import fill_submission, write_submission
 
+pytestmark = pytest.mark.slow  # three gradings of a class: left out of make test-fast
+
 ASSIGNMENT = "01_sgd"
 SEED = 20261201
 # Two students, so that each of two workers grades one; every planted mistake is scored in test_probes_planted.py.

@@ -32,7 +32,8 @@ from course_utils.grading.recheck.supervisor import (demonstration_sources, note
                                                      verdict_for)
 from course_utils.grading.submissions import fill_submission
 
-pytestmark = pytest.mark.usefixtures("restore_patched_modules")
+pytestmark = [pytest.mark.usefixtures("restore_patched_modules"),
+              pytest.mark.slow]  # about a minute: a process per chapter and probe group, every notebook's cells
 
 SEED = 20261201
 PLANTED = [(a, p) for a in ASSIGNMENTS for p in planted_for(a) if p.student_id != REFERENCE and probes_for(a)]

@@ -216,6 +216,7 @@ def containment_job(cells: list[tuple[str, str]]) -> dict:
             "cells": [("setup", setup), *cells, ("gradient_descent_by_hand", gd)], "protected": []}
 
 
+@pytest.mark.slow  # each restarts a re-check process at least once
 @pytest.mark.parametrize("label, source, event", [
     ("loop", "while True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass", "no progress"),
     ("exit", "import os\nos._exit(3)", "exit code 3"),
