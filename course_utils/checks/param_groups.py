@@ -117,9 +117,8 @@ def check_sgd_param_groups(SGD: Any, *, thorough: bool = False) -> None:
             except Exception as error:
                 raise student_error("SGD", f"when built with {row.desc}: {row.call()}", error) from None
             _expect_groups(optimizer, _filled(row, given), row)
-        for row in exercise.errors:
-            if thorough or not row.hidden:
-                _expect_error(SGD, row, device)
+        for row in exercise.error_rows(thorough):
+            _expect_error(SGD, row, device)
     passed("SGD builds param_groups like torch.optim: defaults filled into every group, the group's own values win, and the errors are raised.")
 
 

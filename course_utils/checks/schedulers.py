@@ -143,7 +143,7 @@ def expect_rejections(student: Callable[..., Any], exercise: str, errors: Sequen
 
 
 def _errors(grade_id: str, thorough: bool) -> tuple[ScheduleErrorInput, ...]:
-    return tuple(row for row in EXERCISES[grade_id].errors if thorough or not row.hidden)
+    return EXERCISES[grade_id].error_rows(thorough)
 
 
 # --- the five schedulers --------------------------------------------------------------------------------

@@ -153,6 +153,10 @@ class ExerciseSpec:
         """The visible rows, or every row (the hidden test and the re-check)."""
         return tuple(self.cases) if thorough else tuple(c for c in self.cases if not getattr(c, "hidden", False))
 
+    def error_rows(self, thorough: bool) -> tuple[Any, ...]:
+        """The visible rejected-input rows, or every one (the hidden test and the re-check)."""
+        return tuple(self.errors) if thorough else tuple(e for e in self.errors if not getattr(e, "hidden", False))
+
 
 def exercises(*specs: ExerciseSpec) -> dict[str, ExerciseSpec]:
     """``{grade_id: spec}``, refusing two specs for one test cell."""
