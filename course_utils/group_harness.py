@@ -22,7 +22,7 @@ from course_utils.harness import Seeds, fixed_seeds
 from course_utils.specs.param_groups import GroupedStepInput, GroupsInput, ResumeInput, SplitInput
 
 __all__ = [
-    "group_tensors", "group_arguments", "owners", "run_grouped", "DecaySplitModel", "split_model", "ResumeRun", "run_resume",
+    "group_tensors", "group_arguments", "owners", "run_grouped", "DecaySplitModel", "split_model", "parameter_uses", "ResumeRun", "run_resume",
 ]
 
 
@@ -83,29 +83,51 @@ SPLIT_SIZES = (10, 4, 8, 3)
 
 
 class DecaySplitModel(nn.Module):
-    """A model with every kind of parameter the split must sort: Embedding, Linear, LayerNorm, BatchNorm, a frozen Linear."""
+    """A model with every kind of parameter the split must sort (the layers of ``course_utils/specs/param_groups.py``).
 
-    def __init__(self, vocabulary: int, width: int, hidden: int, out: int) -> None:
+    Always: Embedding, Linear, LayerNorm, a Linear without bias and BatchNorm, a Linear head, a frozen Linear.
+    ``extras`` may add ``"tied"`` (a decoder Linear whose weight *is* the embedding table, registered after
+    it, as in GPT-2), ``"rmsnorm"`` (when ``torch.nn.RMSNorm`` exists) and ``"attention"``
+    (``nn.MultiheadAttention``, whose ``in_proj_weight`` and ``in_proj_bias`` belong to the module itself).
+    """
+
+    def __init__(self, vocabulary: int, width: int, hidden: int, out: int, extras: Sequence[str] = ()) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocabulary, width)
+        if "attention" in extras:
+            self.attention = nn.MultiheadAttention(width, num_heads=1)
         self.proj = nn.Linear(width, hidden)
         self.norm = nn.LayerNorm(hidden)
         self.body = nn.Sequential(nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU())
+        if "rmsnorm" in extras and hasattr(nn, "RMSNorm"):
+            self.rms = nn.RMSNorm(hidden)
         self.head = nn.Linear(hidden, out)
         self.frozen = nn.Linear(out, out)
         self.frozen.requires_grad_(False)
+        if "tied" in extras:
+            self.decoder = nn.Linear(width, vocabulary)
+            self.decoder.weight = self.embed.weight
 
 
 def split_model(row: SplitInput, seeds: Seeds | None = None) -> DecaySplitModel:
     """The model for a split row: the fixed sizes, or (with ``seeds``) sizes and values drawn from ``seeds(row.seed)``."""
     if seeds is None:
-        return DecaySplitModel(*SPLIT_SIZES)
+        return DecaySplitModel(*SPLIT_SIZES, extras=row.extras)
     gen = seeds(row.seed)
-    model = DecaySplitModel(*(int(v) for v in torch.randint(3, 10, (4,), generator=gen)))
+    model = DecaySplitModel(*(int(v) for v in torch.randint(3, 10, (4,), generator=gen)), extras=row.extras)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
     return model
+
+
+def parameter_uses(model: nn.Module) -> list[tuple[str, nn.Module, str, torch.Tensor]]:
+    """(module's name, module, the parameter's local name, the parameter) for every use of a parameter by a module.
+
+    A tied tensor appears once per module that holds it, where ``model.named_parameters()`` gives it once.
+    """
+    return [(module_name, module, local, p) for module_name, module in model.named_modules()
+            for local, p in module.named_parameters(recurse=False)]
 
 
 # --- save, load, continue ---------------------------------------------------------------------------------

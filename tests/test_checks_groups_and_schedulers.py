@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 
 from conftest import answer_namespace
 from course_utils.checks import CheckFailed
@@ -80,6 +81,60 @@ def test_split_that_decays_norm_weights_is_named() -> None:
         "no_decay_modules = (nn.Embedding,)")})
     with pytest.raises(CheckFailed, match=r"decays \['body.1.weight', 'norm.weight'\]"):
         groups.check_split_decay_groups(namespace["split_decay_groups"])
+
+
+def test_split_that_places_a_tied_weight_per_module_is_named() -> None:
+    """The one-pass loop over modules meets a tied embedding twice and puts it in both groups, which torch.optim refuses."""
+    namespace = answer_namespace("04_param_groups", {"split_decay_groups": edit(
+        "    for p in model.parameters():  # every tensor once, tied or not\n        if p.requires_grad:\n"
+        "            (no_decay if p in exempt else decay).append(p)\n",
+        "    for module in model.modules():\n        for name, p in module.named_parameters(recurse=False):\n"
+        "            if p.requires_grad:\n"
+        "                (no_decay if name.endswith('bias') or isinstance(module, no_decay_modules) else decay).append(p)\n")})
+    with pytest.raises(CheckFailed, match=r"embed\.weight in both groups(.|\n)*some parameters appear in more than one parameter group"):
+        groups.check_split_decay_groups(namespace["split_decay_groups"])
+
+
+def test_split_that_knows_only_the_name_bias_is_named() -> None:
+    """``name == "bias"`` misses MultiheadAttention's in_proj_bias."""
+    namespace = answer_namespace("04_param_groups", {"split_decay_groups": edit('name.endswith("bias")', 'name == "bias"')})
+    with pytest.raises(CheckFailed, match=r"decays \['attention\.in_proj_bias'\]"):
+        groups.check_split_decay_groups(namespace["split_decay_groups"])
+
+
+def test_split_rows_have_tied_weights_rmsnorm_and_attention() -> None:
+    """The hidden model has all three layers, and a visible row already has tied weights."""
+    from course_utils import group_harness
+    from course_utils.specs.param_groups import EXERCISES as GROUP_EXERCISES
+
+    rows = GROUP_EXERCISES["test_split_decay_groups"].cases
+    assert any("tied" in row.extras for row in rows if not row.hidden)
+    hidden = [row for row in rows if row.hidden]
+    assert hidden and all({"tied", "rmsnorm", "attention"} <= set(row.extras) for row in hidden)
+    model = group_harness.split_model(hidden[0])
+    kinds = {type(m) for m in model.modules()}
+    assert torch.nn.MultiheadAttention in kinds and (torch.nn.RMSNorm in kinds or not hasattr(torch.nn, "RMSNorm"))
+    assert model.decoder.weight is model.embed.weight
+
+
+@pytest.mark.parametrize("row_index", range(4))
+def test_the_reference_split_is_accepted_by_torch_optim(row_index: int) -> None:
+    """The solution's groups build a torch.optim.SGD without error or duplicate warning, and hold every trainable tensor once."""
+    import warnings
+
+    from course_utils import group_harness
+    from course_utils.specs.param_groups import EXERCISES as GROUP_EXERCISES
+
+    row = GROUP_EXERCISES["test_split_decay_groups"].cases[row_index]
+    model = group_harness.split_model(row)
+    split = answer_namespace("04_param_groups")["split_decay_groups"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optimizer = torch.optim.SGD(split(model, row.weight_decay), lr=0.1)
+    placed = [p for group in optimizer.param_groups for p in group["params"]]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert len(placed) == len(trainable) and {id(p) for p in placed} == {id(p) for p in trainable}
+    assert optimizer.param_groups[1]["params"][0] is model.embed.weight  # the embedding table, tied or not, is not decayed
 
 
 def test_adagrad_must_subclass_the_optimizer_base() -> None:

@@ -7,8 +7,8 @@ The cases come from ``course_utils/specs/param_groups.py`` (visible rows, or all
 - ``SGD`` with parameter groups: the structure of ``param_groups`` (defaults filled in, the errors),
   the step (per-group hyper-parameters against ``torch.optim.SGD`` with the same groups, a group
   with ``lr=0``, a rate changed mid-training) and the usual optimizer contract;
-- ``split_decay_groups``: which parameters are decayed, on a model with Linear, Embedding, LayerNorm
-  and BatchNorm layers;
+- ``split_decay_groups``: which parameters are decayed, on models with Linear, Embedding, LayerNorm,
+  BatchNorm, RMSNorm and MultiheadAttention layers and an embedding tied to the output layer;
 - ``Adagrad`` as a ``torch.optim.Optimizer`` subclass: numbers against ``torch.optim.Adagrad``, state
   in ``self.state``, and a ``state_dict()`` round trip that resumes training bit for bit.
 """
@@ -180,30 +180,56 @@ def check_sgd_groups_contract(SGD: Any, *, thorough: bool = False) -> None:
 # --- decay / no-decay split ------------------------------------------------------------------------------
 
 
-def _decayed_names(model: nn.Module) -> tuple[set[str], set[str]]:
-    """(decayed, not decayed): the weights of Linear layers are decayed; every other trainable parameter is not."""
-    decay, keep = set(), set()
-    for module_name, module in model.named_modules():
-        for name, p in module.named_parameters(recurse=False):
-            if p.requires_grad:
-                full = f"{module_name}.{name}" if module_name else name
-                (decay if isinstance(module, nn.Linear) and name == "weight" else keep).add(full)
-    return decay, keep
+_NORM_TYPES: tuple[type, ...] = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm) + (
+    (nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+
+
+def _is_decayed_use(module: nn.Module, local: str) -> bool:
+    """Whether this one use of a parameter asks for decay: a weight matrix of a Linear, or MultiheadAttention's input projection."""
+    if isinstance(module, _NORM_TYPES + (nn.Embedding,)):
+        return False
+    return (isinstance(module, nn.Linear) and local == "weight") or (isinstance(module, nn.MultiheadAttention) and local == "in_proj_weight")
+
+
+def _expected_split(model: nn.Module) -> tuple[set[str], set[str], dict[str, list[str]]]:
+    """(decayed, not decayed, tied): parameter names as ``model.named_parameters()`` gives them, trainable ones only.
+
+    A tensor held by several modules (tied weights) is decayed only if every use of it asks for decay:
+    an embedding table tied to an output layer stays an embedding. ``tied`` maps such a tensor's name to
+    the modules that hold it.
+    """
+    names = {id(p): n for n, p in model.named_parameters()}
+    decided: dict[str, bool] = {}
+    holders: dict[str, list[str]] = {}
+    for module_name, module, local, p in groups_harness.parameter_uses(model):
+        if not p.requires_grad:
+            continue
+        name = names[id(p)]
+        decided[name] = decided.get(name, True) and _is_decayed_use(module, local)
+        holders.setdefault(name, []).append(f"{module_name}.{local}")
+    decay = {n for n, d in decided.items() if d}
+    return decay, set(decided) - decay, {n: h for n, h in holders.items() if len(h) > 1}
+
+
+def _module_of(model: nn.Module, name: str) -> str:
+    module = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+    return type(module).__name__
 
 
 def check_split_decay_groups(split_decay_groups: Any, *, thorough: bool = False) -> None:
-    """Two groups: Linear weights decayed; biases, norm parameters and embeddings not; frozen parameters left out."""
+    """Two groups: Linear and attention weight matrices decayed; biases, norm gains and embeddings not; each tensor once."""
     require_student_function(split_decay_groups, "split_decay_groups")
     with quiet():
         for row in EXERCISES["test_split_decay_groups"].rows(thorough):
             wd = row.weight_decay
             model = groups_harness.split_model(row)
+            where = f"on {row.model_text}"
             names = {id(p): n for n, p in model.named_parameters()}
-            decay, keep = _decayed_names(model)
+            decay, keep, tied = _expected_split(model)
             try:
                 groups = split_decay_groups(model, wd)
             except Exception as error:
-                raise student_error("split_decay_groups", f"on a model with Embedding, Linear, LayerNorm and BatchNorm1d layers (weight_decay={wd})", error) from None
+                raise student_error("split_decay_groups", f"{where} (weight_decay={wd})", error) from None
             if not isinstance(groups, list) or len(groups) != 2 or not all(isinstance(g, dict) and "params" in g for g in groups):
                 raise CheckFailed(f"split_decay_groups(model, {wd}) should return a list of two dicts, each with 'params' and 'weight_decay'; got {groups!r:.200}")
             if groups[0].get("weight_decay") != wd or groups[1].get("weight_decay") != 0.0:
@@ -212,21 +238,36 @@ def check_split_decay_groups(split_decay_groups: Any, *, thorough: bool = False)
             got = [[names.get(id(p), "<a tensor that is not one of the model's parameters>") for p in g["params"]] for g in groups]
             flat = got[0] + got[1]
             duplicates = sorted({n for n in flat if flat.count(n) > 1})
+            for name in duplicates:
+                if name in tied:
+                    both = name in got[0] and name in got[1]
+                    raise CheckFailed(
+                        f"split_decay_groups {'puts ' + name + ' in both groups' if both else 'lists ' + name + ' twice'} {where}. "
+                        f"It is one tensor held by {len(tied[name])} modules ({', '.join(tied[name])}: tied weights), "
+                        f"so a loop over every module's parameters meets it {len(tied[name])} times. "
+                        + ("torch.optim rejects such groups: 'some parameters appear in more than one parameter group'. "
+                           if both else "torch.optim warns about a group with duplicate parameters, and would step it twice. ")
+                        + "Which loop over a model yields every tensor exactly once, and how can you still know every module that uses it?")
             if duplicates:
-                raise CheckFailed(f"split_decay_groups puts these parameters in the groups more than once: {duplicates}. Each goes in exactly one group.")
+                raise CheckFailed(f"split_decay_groups puts these parameters in the groups more than once {where}: {duplicates}. "
+                                  f"Each goes in exactly one group.")
             for name in sorted(set(flat) - decay - keep):
                 raise CheckFailed(f"split_decay_groups includes {name}, which is frozen (requires_grad=False) or not a parameter of the model. Leave frozen parameters out.")
             wrongly_decayed = sorted(set(got[0]) & keep)
             if wrongly_decayed:
-                raise CheckFailed(f"split_decay_groups decays {wrongly_decayed}. Biases, normalization layers' weights and biases "
-                                  f"(LayerNorm, BatchNorm) and embedding tables belong in the no-decay group.")
+                kinds = ", ".join(f"{n} ({'tied to ' + ' and '.join(tied[n]) if n in tied else _module_of(model, n)})" for n in wrongly_decayed)
+                raise CheckFailed(f"split_decay_groups decays {wrongly_decayed} {where}: {kinds}. Every bias (a name ending in 'bias', "
+                                  f"MultiheadAttention's in_proj_bias too), the parameters of normalization layers (LayerNorm, RMSNorm, "
+                                  f"BatchNorm, GroupNorm) and embedding tables, tied to an output layer or not, belong in the no-decay group.")
             missing = sorted((decay | keep) - set(flat))
             if missing:
-                raise CheckFailed(f"split_decay_groups leaves out {missing}: every trainable parameter must be in one of the two groups.")
+                raise CheckFailed(f"split_decay_groups leaves out {missing} {where}: every trainable parameter must be in one of the two groups.")
             not_decayed = sorted(set(got[1]) & decay)
             if not_decayed:
-                raise CheckFailed(f"split_decay_groups does not decay {not_decayed}: weights of Linear layers belong in the decayed group.")
-    passed("split_decay_groups decays Linear weights only: biases, LayerNorm/BatchNorm parameters and embeddings are not decayed, frozen ones are left out.")
+                raise CheckFailed(f"split_decay_groups does not decay {not_decayed} {where}: weight matrices of Linear layers "
+                                  f"(and MultiheadAttention's in_proj_weight) belong in the decayed group.")
+    passed("split_decay_groups decays weight matrices only: biases, LayerNorm/RMSNorm/BatchNorm parameters and embeddings (tied or not) "
+           "are not decayed, each tensor appears once, frozen ones are left out.")
 
 
 # --- Adagrad, the PyTorch way ----------------------------------------------------------------------------

@@ -65,6 +65,31 @@ NUMERIC = (EpsInsideSqrt, NoHistory)
 """In the order the checks try them: the first whose numbers match the student's is named."""
 
 
+_TWO_PASSES = """    exempt = set()  # every tensor some module exempts; a tied tensor is met once per module holding it
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if name.endswith("bias") or isinstance(module, no_decay_modules):
+                exempt.add(p)
+    decay, no_decay = [], []
+    for p in model.parameters():  # every tensor once, tied or not
+        if p.requires_grad:
+            (no_decay if p in exempt else decay).append(p)
+"""
+"""The solution's two passes (``solutions/04_param_groups/04_param_groups.ipynb``): who exempts a tensor, then each tensor once."""
+
+_ONE_PASS_PER_MODULE = """    decay, no_decay = [], []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            if name.endswith("bias") or isinstance(module, no_decay_modules):
+                no_decay.append(p)
+            else:
+                decay.append(p)
+"""
+"""One pass deciding per (module, parameter): right for untied models, but a tied tensor is placed once per module holding it."""
+
+
 def demo() -> tuple[PlantedSubmission, ...]:
     """04_param_groups's demo class after the reference and the blank notebook: edits of the solution's answers."""
     from course_utils.grading.submissions import edit
@@ -93,4 +118,10 @@ def demo() -> tuple[PlantedSubmission, ...]:
             "sgd_validates_only_lr", "SGD rejects a negative lr but accepts a negative momentum or weight_decay",
             {"SGD": edit("if group[key] < 0.0:", 'if key == "lr" and group[key] < 0.0:')},
             frozenset({"test_SGD_groups_contract"})),
+        PlantedSubmission(
+            "split_tied_in_both_groups", "split_decay_groups decides per module, so a tied embedding/output weight lands in both groups",
+            {"split_decay_groups": edit(_TWO_PASSES, _ONE_PASS_PER_MODULE)}, frozenset({"test_split_decay_groups"})),
+        PlantedSubmission(
+            "split_decays_rmsnorm", "split_decay_groups decays RMSNorm's gain (it knows only the older normalization layers)",
+            {"split_decay_groups": edit("        no_decay_modules += (nn.RMSNorm,)", "        pass")}, frozenset({"test_split_decay_groups"})),
     )

@@ -96,17 +96,43 @@ class GroupedStepInput(GroupsInput):
         return OptimizerInput(self.desc, {}, steps=self.steps, shapes=self.shapes, seed=self.seed)
 
 
+SPLIT_BASE_LAYERS: tuple[str, ...] = ("Embedding", "Linear", "LayerNorm", "BatchNorm1d", "Linear without bias", "frozen Linear")
+"""The layers every decay-split model has (``course_utils/group_harness.py`` builds them)."""
+
+SPLIT_EXTRA_LAYERS: Mapping[str, str] = {
+    "tied": "an output Linear whose weight is the Embedding's table (tied weights)",
+    "rmsnorm": "RMSNorm",
+    "attention": "MultiheadAttention (in_proj_weight, in_proj_bias, out_proj)",
+}
+"""The layers a row may add, by key, each described in words."""
+
+
 @dataclass(frozen=True)
 class SplitInput:
-    """``split_decay_groups(model, weight_decay)`` on the decay-split model (``course_utils/group_harness.py``)."""
+    """``split_decay_groups(model, weight_decay)`` on the decay-split model (``course_utils/group_harness.py``).
+
+    ``extras`` names the layers of :data:`SPLIT_EXTRA_LAYERS` the model has besides :data:`SPLIT_BASE_LAYERS`.
+    ``RMSNorm`` is left out on a PyTorch without ``torch.nn.RMSNorm`` (before 2.4).
+    """
 
     weight_decay: float
+    extras: tuple[str, ...] = ()
     seed: int = 0
     hidden: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.extras) - set(SPLIT_EXTRA_LAYERS))
+        if unknown:
+            raise ValueError(f"SplitInput: unknown extra layers {unknown}; known: {sorted(SPLIT_EXTRA_LAYERS)}")
 
     @property
     def desc(self) -> str:
         return f"weight_decay={self.weight_decay}"
+
+    @property
+    def model_text(self) -> str:
+        """The model in words, for the checks' messages and the re-check's records."""
+        return "a model with " + ", ".join(SPLIT_BASE_LAYERS + tuple(SPLIT_EXTRA_LAYERS[key] for key in self.extras))
 
 
 @dataclass(frozen=True)
@@ -178,9 +204,13 @@ EXERCISES = exercises(
                 ErrorOptimizerInput({"lr": 0.1, "momentum": -0.5}, about="momentum"),
                 ErrorOptimizerInput({"lr": 0.1, "weight_decay": -0.01}, about="weight_decay"))),
     ExerciseSpec(
-        "test_split_decay_groups", ("split_decay_groups",), "which parameters of a model with every kind of layer are decayed",
+        "test_split_decay_groups", ("split_decay_groups",),
+        "which parameters of a model with every kind of layer (tied weights, RMSNorm and attention included) are decayed",
         kind="custom",
-        cases=(SplitInput(0.05, seed=400), SplitInput(0.3, seed=401, hidden=True))),
+        cases=(SplitInput(0.05, seed=400),
+               SplitInput(0.1, ("tied",), seed=402),
+               SplitInput(0.2, ("tied", "rmsnorm", "attention"), seed=403),
+               SplitInput(0.3, ("tied", "rmsnorm", "attention"), seed=401, hidden=True))),
     ExerciseSpec(
         "test_Adagrad", ("Adagrad",), "parameters after every step of five configurations; state in self.state",
         kind="optimizer", defaults=ADAGRAD_DEFAULTS,

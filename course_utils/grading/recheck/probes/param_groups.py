@@ -121,7 +121,7 @@ def probe_split_decay_groups(rec: Recorder, ns: Mapping[str, Any]) -> None:
         wd = row.weight_decay
         model = groups_harness.split_model(row, rec.generator)
         names = {id(p): n for n, p in model.named_parameters()}
-        where = f"split_decay_groups(model, {wd}) on a model with Embedding, Linear, LayerNorm, BatchNorm1d and a frozen Linear [{row.desc}]"
+        where = f"split_decay_groups(model, {wd}) on {row.model_text} [{row.desc}]"
         groups = split(model, wd)
         shaped = type(groups) is list and len(groups) == 2 and all(isinstance(g, dict) and "params" in g for g in groups)
         rec.record(f"{where}: returns a list of two dicts, each with 'params'", shaped)
@@ -131,7 +131,7 @@ def probe_split_decay_groups(rec: Recorder, ns: Mapping[str, Any]) -> None:
         members = [list(group["params"]) for group in groups]
         rec.record(f"{where}: tensors in the groups that are not parameters of the model",
                    sum(1 for tensors in members for p in tensors if id(p) not in names))
-        for name, param in model.named_parameters():
+        for name, param in model.named_parameters():  # a tied tensor once, under its first name
             rec.record(f"{where}: the group of {name}{'' if param.requires_grad else ' (frozen)'}", _placement(param, members))
 
 
