@@ -6,7 +6,9 @@ Both data sets ship inside scikit-learn, so nothing is downloaded at run time:
 - :func:`load_diabetes_split`: 442 patients, 10 measurements, a disease-progression score (regression).
 
 Conventions: features ``X`` have shape ``(n, n_features)``; targets ``y`` have shape ``(n,)``. The split
-into train and test is random but reproducible: the same ``seed`` gives the same split.
+into train and test is random but reproducible: the same ``seed`` gives the same split. The digits can
+also keep a validation part apart (``validation_fraction``): settings are chosen on it, and the test
+set is looked at once, for the chosen ones.
 """
 
 from __future__ import annotations
@@ -26,19 +28,33 @@ __all__ = ["Split", "iterate_minibatches", "load_diabetes_split", "load_digits_s
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """A train/test split of one data set.
+    """A train/test split of one data set, with an optional validation part.
 
     Attributes:
         X_train: ``(n_train, n_features)`` floating-point features.
         y_train: ``(n_train,)`` targets: int64 class labels for classification, floats for regression.
         X_test: ``(n_test, n_features)``.
         y_test: ``(n_test,)``.
+        X_val: ``(n_val, n_features)``, or ``None`` when the split has no validation part.
+        y_val: ``(n_val,)``, or ``None``.
     """
 
     X_train: Tensor
     y_train: Tensor
     X_test: Tensor
     y_test: Tensor
+    X_val: Tensor | None = None
+    y_val: Tensor | None = None
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether the split keeps a validation part apart from the training examples."""
+        return self.X_val is not None
+
+    @property
+    def n_val(self) -> int:
+        """Number of validation examples (0 without a validation part)."""
+        return 0 if self.X_val is None else int(self.X_val.shape[0])
 
     @property
     def n_features(self) -> int:
@@ -89,20 +105,34 @@ def _split_indices(n: int, test_fraction: float, seed: int, stratify: np.ndarray
 def load_digits_split(
     *,
     test_fraction: float = 0.25,
+    validation_fraction: float = 0.0,
     seed: int = 0,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Split:
-    """scikit-learn's handwritten digits, split into train and test sets.
+    """scikit-learn's handwritten digits, split into train and test sets, and optionally a validation set.
 
     ``X`` has shape ``(n, 64)``: the 8x8 grey levels (0..16) divided by 16, so every value lies in
     ``[0, 1]``; ``dtype`` sets its precision. ``y`` has shape ``(n,)``, dtype int64, the digit 0..9.
-    The split is stratified (every digit keeps its share in both parts) and depends only on ``seed``;
+    The split is stratified (every digit keeps its share in every part) and depends only on ``seed``;
     ``test_fraction`` of the 1,797 images go to the test set (450 with the default 0.25).
+
+    With ``validation_fraction > 0``, that fraction of all the images is taken out of the training part
+    (stratified again) into ``X_val, y_val``: 360 images with 0.2. The test set is the same whatever
+    ``validation_fraction`` is, and the three parts are disjoint.
     """
     test_fraction = _check_split_args(test_fraction, seed, dtype)
+    validation_fraction = require_number(validation_fraction, "validation_fraction", minimum=0.0, maximum=1.0, max_inclusive=False)
+    if test_fraction + validation_fraction >= 1.0:
+        raise ValueError(f"test_fraction + validation_fraction must be below 1 (some images must be left for training), "
+                         f"got {test_fraction} + {validation_fraction}")
     X, y = _bundled("digits")
     train, test = _split_indices(len(y), test_fraction, seed, stratify=y)
+    validation = None
+    if validation_fraction > 0:
+        share = validation_fraction / (1.0 - test_fraction)  # of the training part
+        kept, held = _split_indices(len(train), share, seed, stratify=y[train.numpy()])
+        train, validation = train[kept], train[held]
     features = torch.tensor(X / 16.0, dtype=dtype)
     labels = torch.tensor(y, dtype=torch.int64)
     return Split(
@@ -110,6 +140,8 @@ def load_digits_split(
         y_train=labels[train].to(device),
         X_test=features[test].to(device),
         y_test=labels[test].to(device),
+        X_val=None if validation is None else features[validation].to(device),
+        y_val=None if validation is None else labels[validation].to(device),
     )
 
 

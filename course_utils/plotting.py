@@ -50,6 +50,7 @@ __all__ = [
     "describe_optimizer",
     "plot_curves",
     "plot_curves_static",
+    "plot_seed_bands",
     "plot_landscape",
     "plot_trajectories",
     "plot_trajectories_static",
@@ -635,6 +636,73 @@ def plot_curves(
     )
     if log_y:
         fig.update_yaxes(type="log")
+    return fig
+
+
+BAND_COLOURS: tuple[str, ...] = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
+"""One colour per label of :func:`plot_seed_bands`: the mean line, and its band at 20 % opacity."""
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def _check_runs(runs: Any) -> dict[str, np.ndarray]:
+    """``{label: (n_seeds, n_points) array}`` from ``{label: [values of seed 0, values of seed 1, ...]}``."""
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError("runs must be a non-empty mapping from a label to one sequence of values per seed, "
+                        f"e.g. {{'SGD': [[2.3, 1.9], [2.2, 1.8]]}}, got {type(runs).__name__}")
+    checked = {}
+    for key, per_seed in runs.items():
+        key = str(key)
+        if isinstance(per_seed, (str, bytes)) or not isinstance(per_seed, Sequence):
+            raise TypeError(f"runs[{key!r}] must be a sequence with one sequence of values per seed, got {type(per_seed).__name__}")
+        curves = [_curve_values(f"{key}, seed {i}", values) for i, values in enumerate(per_seed)]
+        if len(curves) < 2:
+            raise ValueError(f"runs[{key!r}] has {len(curves)} run(s): a band needs at least two seeds")
+        if len({len(c) for c in curves}) != 1:
+            raise ValueError(f"runs[{key!r}]: every seed's run must have the same length, got {[len(c) for c in curves]}")
+        checked[key] = np.stack(curves)
+    return checked
+
+
+def plot_seed_bands(
+    runs: Mapping[str, Sequence[Sequence[float]]],
+    *,
+    title: str = "",
+    xaxis_title: str = "epoch",
+    yaxis_title: str = "",
+    x_start: int = 1,
+) -> go.Figure:
+    """Per label, the mean over seeds as a line and mean ± one standard deviation as a shaded band.
+
+    ``runs`` maps a label to one curve per seed (``{"Adam": [curve of seed 0, curve of seed 1, ...]}``),
+    all of the same length; value ``i`` is plotted at ``x = x_start + i`` (epochs count from 1). The
+    standard deviation is the sample one (divided by n - 1); hovering a line shows the mean, the spread
+    and the number of seeds. Two labels whose bands overlap have not been told apart by these seeds.
+    """
+    checked = _check_runs(runs)
+    fig = go.Figure()
+    for index, (key, values) in enumerate(checked.items()):
+        colour = BAND_COLOURS[index % len(BAND_COLOURS)]
+        mean, std = values.mean(axis=0), values.std(axis=0, ddof=1)
+        x = np.arange(x_start, x_start + values.shape[1])
+        fig.add_trace(go.Scatter(
+            x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
+            fill="toself", fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
+            name=f"{key} ± 1 std", legendgroup=key, showlegend=False))
+        fig.add_trace(go.Scatter(
+            x=x, y=mean, mode="lines+markers", name=f"{key} ({values.shape[0]} seeds)", legendgroup=key,
+            line=dict(color=colour), customdata=std,
+            hovertemplate="%{y:.4g} ± %{customdata:.2g}<extra>" + html.escape(key) + "</extra>"))
+    fig.update_layout(
+        title=dict(text=title),
+        xaxis_title=xaxis_title,
+        yaxis_title=yaxis_title,
+        height=400,
+        margin=dict(l=20, r=20, t=60 if title else 30, b=20),
+    )
     return fig
 
 

@@ -28,7 +28,10 @@ from .device import get_device
 from .models import make_mlp
 from .validation import require_callable, require_positive_int, require_tensor, require_xy
 
-__all__ = ["TrainingHistory", "accuracy", "compare_optimizers_on_digits", "landscape_path", "train_classifier"]
+__all__ = [
+    "TrainingHistory", "accuracy", "compare_optimizers_on_digits", "compare_optimizers_over_seeds", "final_values",
+    "landscape_path", "mean_and_std", "train_classifier",
+]
 
 
 @dataclass
@@ -41,12 +44,16 @@ class TrainingHistory:
         test_loss: cross-entropy on the test set after the epoch.
         train_accuracy: accuracy on the whole training set after the epoch.
         test_accuracy: accuracy on the test set after the epoch.
+        val_loss: cross-entropy on the validation set after the epoch (empty when the split has none).
+        val_accuracy: accuracy on the validation set after the epoch (empty when the split has none).
     """
 
     train_loss: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
 
 
 def accuracy(logits: Tensor, labels: Tensor) -> float:
@@ -96,7 +103,8 @@ def train_classifier(
     Each epoch visits the training set once in minibatches of ``batch_size`` (the order comes from a
     generator seeded with ``seed``, so a rerun repeats it), doing ``zero_grad``, forward + loss,
     ``backward``, ``step`` on each. After each epoch the model is evaluated (``model.eval()``, no
-    gradients) on the whole training and test sets. The data is moved to the device and dtype of the
+    gradients) on the whole training and test sets, and on the validation set when ``split`` has one
+    (:func:`course_utils.data.load_digits_split` with ``validation_fraction``). The data is moved to the device and dtype of the
     model's parameters. ``progress`` shows a ``tqdm`` bar over epochs, labelled ``description``
     (a :class:`~course_utils.progress.ProgressBar`: in a notebook its final line stays readable once saved).
 
@@ -119,6 +127,7 @@ def train_classifier(
     dtype = reference.dtype if reference is not None and reference.is_floating_point() else split.X_train.dtype
     X_train, X_test = split.X_train.to(device, dtype), split.X_test.to(device, dtype)
     y_train, y_test = split.y_train.to(device), split.y_test.to(device)
+    validation = None if split.X_val is None or split.y_val is None else (split.X_val.to(device, dtype), split.y_val.to(device))
 
     generator = torch.Generator().manual_seed(seed)
     history = TrainingHistory()
@@ -141,6 +150,10 @@ def train_classifier(
         history.train_accuracy.append(train_accuracy)
         history.test_loss.append(test_loss)
         history.test_accuracy.append(test_accuracy)
+        if validation is not None:
+            val_loss, val_accuracy = _evaluate(model, *validation)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append(val_accuracy)
         epochs.set_postfix(loss=f"{history.train_loss[-1]:.3f}", test_acc=f"{test_accuracy:.3f}")
     model.train()
     return history
@@ -181,6 +194,64 @@ def compare_optimizers_on_digits(
             progress=progress, description=str(label),
         )
     return histories
+
+
+def compare_optimizers_over_seeds(
+    optimizers: Mapping[str, Callable[[Iterable[Tensor]], Any]],
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    n_epochs: int = 10,
+    batch_size: int = 64,
+    hidden_sizes: Sequence[int] = (64,),
+    validation_fraction: float = 0.2,
+    progress: bool = True,
+) -> dict[str, list[TrainingHistory]]:
+    """:func:`compare_optimizers_on_digits` repeated for every seed: ``{label: [history per seed]}``.
+
+    The split is the same for every run (``seed=0`` of :func:`~course_utils.data.load_digits_split`, with a
+    validation part of ``validation_fraction``); a seed sets the initial weights and the minibatch order,
+    the same for every optimizer, so run ``i`` of two labels differs only by the optimizer. The spread over
+    seeds is the noise a difference between optimizers has to rise above.
+    """
+    if not isinstance(optimizers, Mapping) or not optimizers:
+        raise TypeError(f"optimizers must be a non-empty mapping from a label to a factory, got {type(optimizers).__name__}")
+    for label, factory in optimizers.items():
+        require_callable(factory, f"optimizers[{label!r}]")
+    seeds = [require_positive_int(seed, "seed", allow_zero=True) for seed in seeds]
+    if len(seeds) < 2:
+        raise ValueError(f"give at least two seeds: a spread over one run is not defined, got {seeds}")
+    device = get_device()
+    split = load_digits_split(validation_fraction=validation_fraction, device=device)
+    histories: dict[str, list[TrainingHistory]] = {label: [] for label in optimizers}
+    for seed in seeds:
+        for label, factory in optimizers.items():
+            model = make_mlp(split.n_features, hidden_sizes, 10, seed=seed, device=device)
+            histories[label].append(train_classifier(model, factory(model.parameters()), split, n_epochs=n_epochs,
+                                                     batch_size=batch_size, seed=seed, progress=progress,
+                                                     description=f"{label}, seed {seed}"))
+    return histories
+
+
+def final_values(histories: Sequence[TrainingHistory], metric: str) -> list[float]:
+    """The last epoch's ``metric`` (``"val_accuracy"``, ``"test_loss"``, ...) of every history, one per seed."""
+    values = []
+    for history in histories:
+        series = getattr(history, metric, None)
+        if not isinstance(series, list):
+            raise ValueError(f"metric must be one of the TrainingHistory lists (train_loss, val_accuracy, ...), got {metric!r}")
+        if not series:
+            raise ValueError(f"a history has no {metric} (was the split made without a validation part?)")
+        values.append(series[-1])
+    return values
+
+
+def mean_and_std(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and the sample standard deviation (divided by n - 1) of at least two numbers."""
+    numbers = [float(v) for v in values]
+    if len(numbers) < 2:
+        raise ValueError(f"mean_and_std needs at least two values (one per seed), got {len(numbers)}")
+    mean = sum(numbers) / len(numbers)
+    return mean, (sum((v - mean) ** 2 for v in numbers) / (len(numbers) - 1)) ** 0.5
 
 
 def landscape_path(
