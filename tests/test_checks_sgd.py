@@ -39,6 +39,7 @@ MESSAGES = {
     "crash_on_grad_none": ("test_SGD_contract", "AttributeError"),
     "modifies_grad": ("test_SGD_contract", "modified a gradient in place"),
     "subclass_torch_sgd": ("test_SGD_plain", "subclasses torch.optim.SGD"),
+    "nesterov_into_buffer": ("test_SGD_nesterov", "look-ahead written into the momentum buffer"),
     "x_patch_allclose": ("test_SGD_momentum", "momentum as an average"),  # comparisons captured before it patched them
 }
 
@@ -88,12 +89,12 @@ def test_each_known_mistake_planted_as_source_is_named(variant: type) -> None:
     """The variant's own source text, run as a student's SGD, fails a numeric check that names it."""
     namespace = answer_namespace("01_sgd", {"SGD": variant_source(variant, "SGD")})
     messages = []
-    for check in (checks.check_sgd_plain, checks.check_sgd_momentum):
+    for check in (checks.check_sgd_plain, checks.check_sgd_momentum, checks.check_sgd_nesterov):
         try:
             check(namespace["SGD"])
         except CheckFailed as failure:
             messages.append(str(failure))
-    assert messages, f"{variant.__name__} passed both numeric checks"
+    assert messages, f"{variant.__name__} passed every numeric check"
     assert f"known mistake: {variant.mistake}." in messages[0], messages[0]
 
 
@@ -101,6 +102,34 @@ def test_the_mistakes_reference_passes_every_check() -> None:
     namespace = answer_namespace("01_sgd", {"SGD": reference_source(mistakes.ReferenceSGD, "SGD")})
     for check in (checks.check_sgd_plain, checks.check_sgd_momentum, checks.check_sgd_contract):
         check(namespace["SGD"], thorough=True)
+
+
+def test_nesterov_variants_lose_only_the_nesterov_cell() -> None:
+    """A Nesterov mistake leaves the heavy-ball cells alone: nesterov=False is exactly the reference."""
+    for variant in (mistakes.IgnoresNesterov, mistakes.NesterovIntoBuffer):
+        namespace = answer_namespace("01_sgd", {"SGD": variant_source(variant, "SGD")})
+        for check in (checks.check_sgd_plain, checks.check_sgd_momentum, checks.check_sgd_contract):
+            check(namespace["SGD"], thorough=True)
+        with pytest.raises(CheckFailed, match="known mistake"):
+            checks.check_sgd_nesterov(namespace["SGD"], thorough=True)
+
+
+def test_nesterov_without_momentum_must_be_rejected() -> None:
+    body = """
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, lr=lr, momentum=max(momentum, 0.0), weight_decay=weight_decay)
+        self.nesterov = nesterov and momentum > 0
+    """
+    namespace = answer_namespace("01_sgd", {"SGD": sgd_subclass(body)})
+    with pytest.raises(CheckFailed, match=r"nesterov=True\) was accepted"):
+        checks.check_sgd_nesterov(namespace["SGD"])
+
+
+def test_an_sgd_without_the_nesterov_keyword_is_told_so() -> None:
+    namespace = answer_namespace("01_sgd", {"SGD": variant_source(mistakes.MomentumAsAverage, "SGD").replace(
+        ", nesterov=False):", "):")})
+    with pytest.raises(CheckFailed, match="no argument 'nesterov'"):
+        checks.check_sgd_nesterov(namespace["SGD"])
 
 
 CONTRACT_VARIANTS = {

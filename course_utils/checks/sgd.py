@@ -14,6 +14,7 @@ test_opt_fn_with_sgd            :func:`check_opt_fn_with_sgd`          opt_fn_wi
 test_SGD_plain                  :func:`check_sgd_plain`                SGD
 test_SGD_momentum               :func:`check_sgd_momentum`             SGD
 test_SGD_contract               :func:`check_sgd_contract`             SGD
+test_SGD_nesterov               :func:`check_sgd_nesterov`             SGD
 test_opt_fn                     :func:`check_opt_fn`                   opt_fn
 test_challenge                  :func:`check_rosenbrock_challenge`     challenge_*
 ==============================  =====================================  ==================
@@ -51,6 +52,7 @@ __all__ = [
     "check_sgd_plain",
     "check_sgd_momentum",
     "check_sgd_contract",
+    "check_sgd_nesterov",
     "check_opt_fn",
     "check_rosenbrock_challenge",
     "CELL_CHECKS",
@@ -61,6 +63,9 @@ SGD_DEFAULTS: Mapping[str, float] = spec.SGD_DEFAULTS
 
 reference_sgd = reference_builder(EXERCISES["test_SGD_plain"])
 """torch.optim.SGD with the exercise's defaults and fixed options (from the spec)."""
+
+reference_nesterov_sgd = reference_builder(EXERCISES["test_SGD_nesterov"])
+"""torch.optim.SGD with dampening=0 and the Nesterov rows' own ``nesterov`` (from the spec)."""
 
 
 SGD_MISTAKES = mistakes.NUMERIC
@@ -100,6 +105,43 @@ def check_sgd_contract(SGD: type, *, thorough: bool = False) -> None:
             device=get_device(), thorough=thorough,
         )
     passed("SGD behaves like a PyTorch optimizer: " + "; ".join(checked) + ".")
+
+
+def _require_rejected(SGD: type, exercise: Any, device: torch.device) -> None:
+    """Every rejected-input row of ``exercise`` raises its error when SGD is built with it."""
+    for row in exercise.error_rows(True):
+        call = harness.format_call("SGD", row.kwargs)
+        try:
+            with forbid_torch_optim("SGD"):
+                SGD([torch.zeros(2, dtype=torch.float64, device=device, requires_grad=True)], **row.kwargs)
+        except row.error_type:
+            continue
+        except CheckFailed:
+            raise
+        except Exception as error:
+            raise CheckFailed(
+                f"{call} raised {type(error).__name__} ({error}); expected {row.error_type.__name__}: {row.desc}. "
+                f"torch.optim.SGD raises ValueError here, before it stores anything."
+            ) from None
+        raise CheckFailed(
+            f"{call} was accepted; expected {row.error_type.__name__}: {row.desc}. With momentum 0 there is no buffer "
+            f"to look ahead along, so torch.optim.SGD refuses nesterov=True."
+        )
+
+
+def check_sgd_nesterov(SGD: type, *, thorough: bool = False) -> None:
+    """SGD(..., nesterov=True) matches torch.optim.SGD(nesterov=True) step by step; nesterov without momentum is rejected."""
+    exercise = EXERCISES["test_SGD_nesterov"]
+    device = get_device()
+    with quiet():
+        require_own_implementation(SGD, "SGD")
+        require_signature(SGD, "SGD", exercise.defaults)
+        rows = exercise.rows(thorough)
+        steps = compare_optimizer(SGD, reference_nesterov_sgd, rows, exercise="SGD",
+                                  reference_name="torch.optim.SGD(nesterov=True)", mistakes=SGD_MISTAKES, device=device)
+        _require_rejected(SGD, exercise, device)
+    passed(f"SGD with nesterov=True matches torch.optim.SGD: {len(rows)} configurations, {steps} steps, every parameter "
+           f"after every step; nesterov=True without momentum is rejected.")
 
 
 # --- landscape paths ------------------------------------------------------------------------------------
@@ -347,6 +389,7 @@ _CHECKS: dict[str, Any] = {
     "test_SGD_plain": check_sgd_plain,
     "test_SGD_momentum": check_sgd_momentum,
     "test_SGD_contract": check_sgd_contract,
+    "test_SGD_nesterov": check_sgd_nesterov,
     "test_opt_fn": check_opt_fn,
     "test_challenge": check_rosenbrock_challenge,
 }

@@ -1,6 +1,6 @@
 """``01_sgd``'s known mistakes: the SGD class written once as small steps, each mistake one step changed.
 
-``ReferenceSGD`` is torch.optim.SGD with dampening=0 and nesterov=False. ``NUMERIC`` lists the
+``ReferenceSGD`` is torch.optim.SGD with dampening=0 (``nesterov`` as given, False by default). ``NUMERIC`` lists the
 variants whose numbers the checks recognise (``course_utils/checks/sgd.py``); ``DEMO`` is the chapter's
 demo class (``course_utils/grading/planted.py``), planted from the same variants.
 """
@@ -15,20 +15,22 @@ ASSIGNMENT = "01_sgd"
 
 
 class ReferenceSGD:
-    """Stochastic gradient descent with momentum and weight decay (torch.optim.SGD, dampening=0, nesterov=False)."""
+    """Stochastic gradient descent with momentum, Nesterov momentum and weight decay (torch.optim.SGD, dampening=0)."""
 
     mistake = ""
     hint = ""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and momentum <= 0:
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         self.params = list(params)
-        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.lr, self.momentum, self.weight_decay, self.nesterov = lr, momentum, weight_decay, nesterov
         self.state = {}
 
     def zero_grad(self):
@@ -68,6 +70,8 @@ class ReferenceSGD:
         return buf.mul_(self.momentum).add_(g)
 
     def direction(self, buf, g):
+        if self.nesterov:
+            return g.add(buf, alpha=self.momentum)
         return buf
 
     def apply(self, p, g):
@@ -152,14 +156,37 @@ class Ascent(ReferenceSGD):
 
 
 class Nesterov(ReferenceSGD):
-    mistake = "Nesterov momentum"
-    hint = "This exercise is plain (heavy-ball) momentum, nesterov=False: step with the buffer itself, p -= lr * buf."
+    mistake = "Nesterov momentum used when nesterov=False"
+    hint = ("With nesterov=False (the default) the step is plain heavy-ball momentum: step with the buffer itself, "
+            "p -= lr * buf. The look-ahead g + momentum * buf belongs to nesterov=True only.")
 
     def direction(self, buf, g):
         return g + self.momentum * buf
 
 
-NUMERIC = (MomentumAsAverage, MomentumAsAverageFromZero, DecayAfterMomentum, ForgetsBuffer, DecayWithoutLr, DecaySign, Ascent, Nesterov)
+class IgnoresNesterov(ReferenceSGD):
+    mistake = ("nesterov=True steps like heavy-ball momentum (nesterov ignored, or the look-ahead taken with the "
+               "previous step's buffer: g + momentum * old buffer is exactly the new buffer)")
+    hint = ("With nesterov=True the step is not the buffer itself: update the buffer first, then look ahead along the "
+            "*new* buffer. Which direction does torch.optim.SGD's algorithm box give for the Nesterov case?")
+
+    def direction(self, buf, g):
+        return buf
+
+
+class NesterovIntoBuffer(ReferenceSGD):
+    mistake = "Nesterov's look-ahead written into the momentum buffer"
+    hint = ("The look-ahead g + momentum * buf is only the step's direction: keep it in a new tensor and leave the "
+            "buffer as momentum * buf + g, or the next step accumulates the look-ahead too.")
+
+    def direction(self, buf, g):
+        if self.nesterov:
+            return buf.mul_(self.momentum).add_(g)
+        return buf
+
+
+NUMERIC = (MomentumAsAverage, MomentumAsAverageFromZero, DecayAfterMomentum, ForgetsBuffer, DecayWithoutLr, DecaySign, Ascent, Nesterov,
+           IgnoresNesterov, NesterovIntoBuffer)
 """In the order the checks try them: the first whose numbers match the student's is named."""
 
 
@@ -192,7 +219,7 @@ class ModifiesGrad(ReferenceSGD):
 
 # --- the demo class -----------------------------------------------------------------------------------------
 
-_SGD_CELLS = frozenset({"test_SGD_plain", "test_SGD_momentum", "test_SGD_contract"})
+_SGD_CELLS = frozenset({"test_SGD_plain", "test_SGD_momentum", "test_SGD_contract", "test_SGD_nesterov"})
 
 _SUBCLASS_TORCH_SGD = '''class SGD(torch.optim.SGD):
     """Borrows torch.optim.SGD's step (not allowed)."""
@@ -214,7 +241,7 @@ def demo() -> tuple[PlantedSubmission, ...]:
     opt_fn_ignores_hyperparams = edit("optimizer_class([xy], **optimizer_hyperparams)", "optimizer_class([xy])")
     return (
         PlantedSubmission("momentum_as_average", "SGD momentum as an exponential average: buf = m * buf + (1 - m) * g",
-                          {"SGD": variant_source(MomentumAsAverage, "SGD")}, frozenset({"test_SGD_momentum"})),
+                          {"SGD": variant_source(MomentumAsAverage, "SGD")}, frozenset({"test_SGD_momentum", "test_SGD_nesterov"})),
         PlantedSubmission("decay_after_momentum", "SGD adds weight decay after the momentum buffer",
                           {"SGD": variant_source(DecayAfterMomentum, "SGD")}, frozenset({"test_SGD_momentum"})),
         PlantedSubmission("not_in_place", "SGD replaces p.data instead of updating in place",
@@ -229,4 +256,6 @@ def demo() -> tuple[PlantedSubmission, ...]:
             {"gradient_descent_by_hand": gd_records_after, "sgd_epoch_by_hand": epoch_no_reset,
              "opt_fn_with_sgd": opt_fn_with_sgd_no_momentum, "opt_fn": opt_fn_ignores_hyperparams},
             frozenset({"test_gradient_descent_by_hand", "test_sgd_epoch_by_hand", "test_opt_fn_with_sgd", "test_opt_fn"})),
+        PlantedSubmission("nesterov_into_buffer", "SGD's Nesterov look-ahead is written into the momentum buffer",
+                          {"SGD": variant_source(NesterovIntoBuffer, "SGD")}, frozenset({"test_SGD_nesterov"})),
     )

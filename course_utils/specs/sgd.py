@@ -11,6 +11,8 @@ ASSIGNMENT = "01_sgd"
 SGD_DEFAULTS = {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
 SGD_REFERENCE_OPTIONS = {"dampening": 0.0, "nesterov": False}
 DEFAULTS_DESC = "your class's defaults (expected lr=1e-3, momentum=0.0, weight_decay=0.0)"
+SGD_NESTEROV_DEFAULTS = {**SGD_DEFAULTS, "nesterov": False}
+"""The Nesterov cell also grades the ``nesterov=False`` keyword; the other SGD cells do not ask for it."""
 
 
 def _opt_fn_input(desc: str, landscape: str, start: tuple[float, float], optimizer: str, hyperparams: dict,
@@ -80,6 +82,22 @@ EXERCISES = exercises(
         kind="contract", defaults=SGD_DEFAULTS,
         contract_kwargs={"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1},
         errors=(ErrorOptimizerInput({"lr": -0.1}), ErrorOptimizerInput({"momentum": -0.5}), ErrorOptimizerInput({"weight_decay": -0.01}))),
+    # Weight decay is left out of the Nesterov rows: it is graded in test_SGD_plain and test_SGD_momentum,
+    # and a decay mistake should not cost this cell too.
+    ExerciseSpec(
+        "test_SGD_nesterov", ("SGD",), "SGD with nesterov=True after every step, from random starting values; nesterov without momentum rejected",
+        kind="optimizer", defaults=SGD_NESTEROV_DEFAULTS, reference="torch.optim.SGD", reference_kwargs={"dampening": 0.0},
+        check_defaults=True,
+        cases=(
+            OptimizerInput("Nesterov momentum", {"lr": 0.1, "momentum": 0.9, "nesterov": True}, steps=5),
+            OptimizerInput("Nesterov, light momentum", {"lr": 0.05, "momentum": 0.5, "nesterov": True}, steps=6, seed=1),
+            OptimizerInput("heavy Nesterov momentum, many steps", {"lr": 0.01, "momentum": 0.99, "nesterov": True}, steps=20, seed=2,
+                           hidden=True),
+            OptimizerInput("float32 Nesterov", {"lr": 0.03, "momentum": 0.8, "nesterov": True}, steps=8, dtype=torch.float32, seed=4,
+                           shapes=((7,), (2, 3), (3, 1, 2), (1, 1)), hidden=True),
+        ),
+        errors=(ErrorOptimizerInput({"lr": 0.1, "momentum": 0.0, "nesterov": True}, about="nesterov",
+                                    desc="Nesterov momentum needs momentum > 0"),)),
     ExerciseSpec(
         "test_opt_fn", ("opt_fn",), "paths with optimizers defined by the grader",
         kind="path", defaults={"n_iters": 100},

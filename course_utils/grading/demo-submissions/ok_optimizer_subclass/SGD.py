@@ -2,10 +2,12 @@
 class SGD(torch.optim.Optimizer):
     """Written on torch.optim.Optimizer (allowed): param_groups and self.state, updates with add_."""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"Invalid hyper-parameter: lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
+        if nesterov and momentum == 0:
+            raise ValueError("Nesterov momentum requires a momentum")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -22,5 +24,5 @@ class SGD(torch.optim.Optimizer):
                         state["buf"] = g.clone()
                     else:
                         state["buf"].mul_(group["momentum"]).add_(g)
-                    g = state["buf"]
+                    g = g.add(state["buf"], alpha=group["momentum"]) if group["nesterov"] else state["buf"]
                 p.add_(g, alpha=-group["lr"])

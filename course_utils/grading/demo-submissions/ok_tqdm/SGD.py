@@ -4,15 +4,17 @@ sys.stderr.write('[W NNPACK.cpp:64] Could not initialize NNPACK! Reason: Unsuppo
 class SGD:
     """Stochastic gradient descent with momentum and weight decay (warns)."""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and momentum <= 0:
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         self.params = list(params)
-        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.lr, self.momentum, self.weight_decay, self.nesterov = lr, momentum, weight_decay, nesterov
         self.state = {}
 
     def zero_grad(self):
@@ -33,5 +35,5 @@ class SGD:
                     buf = self.state[p] = g.clone()
                 else:
                     buf.mul_(self.momentum).add_(g)
-                g = buf
+                g = g.add(buf, alpha=self.momentum) if self.nesterov else buf
             p.add_(g, alpha=-self.lr)

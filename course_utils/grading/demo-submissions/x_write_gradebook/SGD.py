@@ -15,15 +15,17 @@ for _attempt in (
 class SGD:
     """Stochastic gradient descent with momentum and weight decay (vandal)."""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and momentum <= 0:
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         self.params = list(params)
-        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.lr, self.momentum, self.weight_decay, self.nesterov = lr, momentum, weight_decay, nesterov
         self.state = {}
 
     def zero_grad(self):
@@ -44,5 +46,5 @@ class SGD:
                     buf = self.state[p] = g.clone()
                 else:
                     buf.mul_(self.momentum).add_(g)
-                g = buf
+                g = g.add(buf, alpha=self.momentum) if self.nesterov else buf
             p.add_(g, alpha=-self.lr)

@@ -15,7 +15,7 @@ import torch
 from course_utils import harness
 from course_utils.grading.recheck.observations import Recorder
 from course_utils.grading.recheck.probes import Probe
-from course_utils.grading.recheck.probes.common import lookup, trajectory_probe
+from course_utils.grading.recheck.probes.common import describe_call, lookup, outcome, trajectory_probe
 from course_utils.grading.recheck.probes.contract import contract_probe
 from course_utils.grading.recheck.probes.paths import path_probe
 from course_utils.landscapes import get_landscape
@@ -86,6 +86,18 @@ def probe_challenge(rec: Recorder, ns: Mapping[str, Any]) -> None:
                math.isfinite(distance) and distance <= CHALLENGE_TOLERANCE)
 
 
+_NESTEROV_TRAJECTORIES = trajectory_probe(EXERCISES["test_SGD_nesterov"])
+
+
+def probe_sgd_nesterov(rec: Recorder, ns: Mapping[str, Any]) -> None:
+    """The Nesterov rows' trajectories (the spec's optimizer probe), then what each rejected input does."""
+    _NESTEROV_TRAJECTORIES.run(rec, ns)
+    optimizer_class = lookup(ns, "SGD")
+    for row in EXERCISES["test_SGD_nesterov"].error_rows(True):
+        params = [torch.zeros(2, dtype=torch.float64, device=rec.device, requires_grad=True)]
+        rec.record(f"{describe_call('SGD', row.kwargs)} ({row.desc})", outcome(lambda: optimizer_class(params, **row.kwargs)))
+
+
 def _custom(grade_id: str, run) -> Probe:
     exercise = EXERCISES[grade_id]
     return Probe(run, exercise.summary, allow_torch_optim=exercise.allow_torch_optim)
@@ -98,6 +110,7 @@ PROBES: dict[str, Probe] = {
     "test_SGD_plain": trajectory_probe(EXERCISES["test_SGD_plain"]),
     "test_SGD_momentum": trajectory_probe(EXERCISES["test_SGD_momentum"]),
     "test_SGD_contract": contract_probe(EXERCISES["test_SGD_contract"]),
+    "test_SGD_nesterov": _custom("test_SGD_nesterov", probe_sgd_nesterov),
     "test_opt_fn": path_probe(EXERCISES["test_opt_fn"]),
     "test_challenge": _custom("test_challenge", probe_challenge),
 }
