@@ -154,7 +154,10 @@ def train_classifier(
             val_loss, val_accuracy = _evaluate(model, *validation)
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_accuracy)
-        epochs.set_postfix(loss=f"{history.train_loss[-1]:.3f}", test_acc=f"{test_accuracy:.3f}")
+        if validation is not None:  # settings are chosen on the validation set: the bar does not show the test set
+            epochs.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{history.val_accuracy[-1]:.3f}")
+        else:
+            epochs.set_postfix(loss=f"{history.train_loss[-1]:.3f}", test_acc=f"{test_accuracy:.3f}")
     model.train()
     return history
 
