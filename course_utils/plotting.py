@@ -601,6 +601,19 @@ def _check_curves(curves: Any) -> dict[str, np.ndarray]:
     return {str(key): _curve_values(str(key), values) for key, values in curves.items()}
 
 
+def _curves_layout(fig: go.Figure, title: str, xaxis_title: str, yaxis_title: str, **extra: Any) -> go.Figure:
+    """The layout :func:`plot_curves` and :func:`plot_seed_bands` share: titles, height, margins (``extra`` adds to it)."""
+    fig.update_layout(
+        title=dict(text=title),
+        xaxis_title=xaxis_title,
+        yaxis_title=yaxis_title,
+        height=400,
+        margin=dict(l=20, r=20, t=60 if title else 30, b=20),
+        **extra,
+    )
+    return fig
+
+
 def plot_curves(
     curves: Mapping[str, Sequence[float]],
     *,
@@ -626,14 +639,7 @@ def plot_curves(
                 name=key,
             )
         )
-    fig.update_layout(
-        title=dict(text=title),
-        xaxis_title=xaxis_title,
-        yaxis_title=yaxis_title,
-        height=400,
-        margin=dict(l=20, r=20, t=60 if title else 30, b=20),
-        hovermode="x unified",
-    )
+    _curves_layout(fig, title, xaxis_title, yaxis_title, hovermode="x unified")
     if log_y:
         fig.update_yaxes(type="log")
     return fig
@@ -696,14 +702,7 @@ def plot_seed_bands(
             x=x, y=mean, mode="lines+markers", name=f"{key} ({values.shape[0]} seeds)", legendgroup=key,
             line=dict(color=colour), customdata=std,
             hovertemplate="%{y:.4g} ± %{customdata:.2g}<extra>" + html.escape(key) + "</extra>"))
-    fig.update_layout(
-        title=dict(text=title),
-        xaxis_title=xaxis_title,
-        yaxis_title=yaxis_title,
-        height=400,
-        margin=dict(l=20, r=20, t=60 if title else 30, b=20),
-    )
-    return fig
+    return _curves_layout(fig, title, xaxis_title, yaxis_title)
 
 
 # --------------------------------------------------------------------------------------------------
