@@ -15,6 +15,7 @@ test_SGD_plain                  :func:`check_sgd_plain`                SGD
 test_SGD_momentum               :func:`check_sgd_momentum`             SGD
 test_SGD_contract               :func:`check_sgd_contract`             SGD
 test_SGD_nesterov               :func:`check_sgd_nesterov`             SGD
+test_momentum_rate              :func:`check_momentum_rate`            momentum_rate
 test_opt_fn                     :func:`check_opt_fn`                   opt_fn
 test_challenge                  :func:`check_rosenbrock_challenge`     challenge_*
 ==============================  =====================================  ==================
@@ -22,6 +23,7 @@ test_challenge                  :func:`check_rosenbrock_challenge`     challenge
 
 from __future__ import annotations
 
+import cmath
 import inspect
 import math
 from collections.abc import Mapping
@@ -37,6 +39,7 @@ from course_utils.checks.optimizer_contract import check_contract
 from course_utils.checks.optimizer_harness import compare_optimizer, require_signature, student_error
 from course_utils.checks.trajectory import PathCase, PathMistake, ascent, check_path_function, optimizer_path, path_cases, require_student_function
 from course_utils.device import get_device
+from course_utils.momentum import rate_arguments
 from course_utils.mistakes import sgd as mistakes
 from course_utils.specs import PathInput
 from course_utils.specs import sgd as spec
@@ -53,6 +56,7 @@ __all__ = [
     "check_sgd_momentum",
     "check_sgd_contract",
     "check_sgd_nesterov",
+    "check_momentum_rate",
     "check_opt_fn",
     "check_rosenbrock_challenge",
     "CELL_CHECKS",
@@ -142,6 +146,73 @@ def check_sgd_nesterov(SGD: type, *, thorough: bool = False) -> None:
         _require_rejected(SGD, exercise, device)
     passed(f"SGD with nesterov=True matches torch.optim.SGD: {len(rows)} configurations, {steps} steps, every parameter "
            f"after every step; nesterov=True without momentum is rejected.")
+
+
+# --- the rate of heavy-ball momentum on a quadratic ---------------------------------------------------
+
+
+def heavy_ball_rate(eta: float, mu: float, eigenvalues: Any) -> float:
+    """The checks' own rate: the roots of r**2 - (1 + mu - eta * lam) r + mu = 0 by the quadratic formula, largest modulus.
+
+    Written independently of the reference solution (which takes the eigenvalues of the 2x2 matrix).
+    """
+    worst = 0.0
+    for lam in [float(v) for v in eigenvalues]:
+        trace = 1 + mu - eta * lam
+        root = cmath.sqrt(trace * trace - 4 * mu)
+        worst = max(worst, abs((trace + root) / 2), abs((trace - root) / 2))
+    return worst
+
+
+def _as_rate(value: Any, call: str) -> float:
+    """The student's return value as a float, or a CheckFailed saying what it should be."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()
+    if isinstance(value, complex) or (isinstance(value, torch.Tensor) and value.is_complex()):
+        raise CheckFailed(f"{call} returned a complex number ({value}); the rate is the *modulus* of the roots, a real number (abs()).")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CheckFailed(f"{call} returned {type(value).__name__} ({value!r}); expected one number, the rate (a float).")
+    return float(value)
+
+
+def _rate_call(eta: float, mu: float, eigenvalues: Any) -> str:
+    shown = eigenvalues.tolist() if isinstance(eigenvalues, torch.Tensor) else list(eigenvalues)
+    kind = "a float64 tensor" if isinstance(eigenvalues, torch.Tensor) else "a tuple"
+    return f"momentum_rate(eta={eta!r}, mu={mu!r}, eigenvalues={shown} as {kind})"
+
+
+def check_momentum_rate(momentum_rate: Any, *, thorough: bool = False) -> None:
+    """momentum_rate(eta, mu, eigenvalues) gives heavy-ball momentum's asymptotic rate per step on a quadratic."""
+    require_student_function(momentum_rate, "momentum_rate")
+    rows = EXERCISES["test_momentum_rate"].rows(thorough)
+    tol = tolerance_for(torch.float64)
+    with quiet():
+        for row in rows:
+            eta, mu, eigenvalues = rate_arguments(row)
+            call = _rate_call(eta, mu, eigenvalues)
+            try:
+                with forbid_torch_optim("momentum_rate"):
+                    got = _as_rate(momentum_rate(eta, mu, eigenvalues), call)
+            except CheckFailed:
+                raise
+            except Exception as error:
+                raise student_error("momentum_rate", f"in the case '{row.desc}': {call}", error) from None
+            expected = heavy_ball_rate(eta, mu, eigenvalues)
+            if math.isfinite(got) and abs(got - expected) <= tol.atol + tol.rtol * abs(expected):
+                continue
+            lines = [f"momentum_rate is wrong in the case '{row.desc}':", f"  {call}",
+                     f"    expected: {expected:.12g}", f"    got:      {got:.12g}"]
+            if mu == 0:
+                lines.append("  With mu = 0 this is plain gradient descent: the rate is the largest |1 - lr * lambda|.")
+            for variant in mistakes.RATE_NUMERIC:
+                replay = variant().rate(eta, mu, eigenvalues)
+                if abs(replay - got) <= tol.atol + tol.rtol * abs(replay):
+                    lines += [f"  Your numbers match a known mistake: {variant.mistake}.", f"  Hint: {variant.hint}"]
+                    break
+            else:
+                lines.append("  No known mistake matches: write the 2x2 matrix for this case by hand and compare its roots with yours.")
+            raise CheckFailed("\n".join(lines))
+    passed(f"momentum_rate gives heavy-ball momentum's rate: {len(rows)} cases, inside and outside the stable region.")
 
 
 # --- landscape paths ------------------------------------------------------------------------------------
@@ -390,6 +461,7 @@ _CHECKS: dict[str, Any] = {
     "test_SGD_momentum": check_sgd_momentum,
     "test_SGD_contract": check_sgd_contract,
     "test_SGD_nesterov": check_sgd_nesterov,
+    "test_momentum_rate": check_momentum_rate,
     "test_opt_fn": check_opt_fn,
     "test_challenge": check_rosenbrock_challenge,
 }

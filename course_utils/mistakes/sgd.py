@@ -217,6 +217,75 @@ class ModifiesGrad(ReferenceSGD):
         return g.add_(p, alpha=self.weight_decay)
 
 
+# --- the rate of heavy-ball momentum on a quadratic (momentum_rate) ------------------------------------------
+
+
+class ReferenceMomentumRate:
+    """The largest modulus of the roots of heavy-ball momentum's 2x2 matrix, over the curvatures."""
+
+    mistake = ""
+    hint = ""
+
+    def rate(self, eta, mu, eigenvalues):
+        return self.worst([self.radius(self.companion(eta, mu, float(lam))) for lam in eigenvalues])
+
+    def companion(self, eta, mu, lam):
+        return [[1 + mu - eta * lam, -mu], [1.0, 0.0]]
+
+    def radius(self, matrix):
+        roots = torch.linalg.eigvals(torch.tensor(matrix, dtype=torch.float64))
+        return float(roots.abs().max())
+
+    def worst(self, radii):
+        return max(radii)
+
+
+class RateWithoutMomentumOnDiagonal(ReferenceMomentumRate):
+    mistake = "the momentum term is missing from the matrix's top-left entry (1 - lr * lambda instead of 1 + mu - lr * lambda)"
+    hint = ("Write e_t in terms of e_(t-1) and e_(t-2) once more: the buffer contributes mu * (e_(t-1) - e_(t-2)), so "
+            "e_(t-1) appears with 1 + mu - lr * lambda, and e_(t-2) with -mu.")
+
+    def companion(self, eta, mu, lam):
+        return [[1 - eta * lam, -mu], [1.0, 0.0]]
+
+
+class RateMomentumSign(ReferenceMomentumRate):
+    mistake = "the previous error enters with +mu instead of -mu"
+    hint = ("Check the recurrence on mu alone (lr = 0): the point keeps drifting by mu times its last move, "
+            "e_t - e_(t-1) = mu * (e_(t-1) - e_(t-2)). Which sign does e_(t-2) get?")
+
+    def companion(self, eta, mu, lam):
+        return [[1 + mu - eta * lam, mu], [1.0, 0.0]]
+
+
+class RateBestDirection(ReferenceMomentumRate):
+    mistake = "the rate of the fastest direction (a min over the eigenvalues) instead of the slowest"
+    hint = "The error shrinks only as fast as its slowest component: take the largest modulus over all the eigenvalues."
+
+    def worst(self, radii):
+        return min(radii)
+
+
+class RateRealPart(ReferenceMomentumRate):
+    mistake = "the largest root taken by its real part, not by its modulus"
+    hint = ("When the two roots are complex (a spiral), their size is |r| = sqrt(re^2 + im^2): use .abs() of the "
+            "complex roots, not their real part.")
+
+    def radius(self, matrix):
+        roots = torch.linalg.eigvals(torch.tensor(matrix, dtype=torch.float64))
+        return float(roots.real.max())
+
+
+RATE_NUMERIC = (RateWithoutMomentumOnDiagonal, RateMomentumSign, RateBestDirection, RateRealPart)
+"""The momentum_rate mistakes the check recognises, in the order it tries them."""
+
+
+def rate_source(variant: type) -> str:
+    """An answer cell defining ``momentum_rate`` as ``variant``'s rate (its classes' source first)."""
+    return (variant_source(variant, "_MomentumRate")
+            + "\n\n\ndef momentum_rate(eta, mu, eigenvalues):\n    return _MomentumRate().rate(eta, mu, eigenvalues)\n")
+
+
 # --- the demo class -----------------------------------------------------------------------------------------
 
 _SGD_CELLS = frozenset({"test_SGD_plain", "test_SGD_momentum", "test_SGD_contract", "test_SGD_nesterov"})
@@ -256,6 +325,8 @@ def demo() -> tuple[PlantedSubmission, ...]:
             {"gradient_descent_by_hand": gd_records_after, "sgd_epoch_by_hand": epoch_no_reset,
              "opt_fn_with_sgd": opt_fn_with_sgd_no_momentum, "opt_fn": opt_fn_ignores_hyperparams},
             frozenset({"test_gradient_descent_by_hand", "test_sgd_epoch_by_hand", "test_opt_fn_with_sgd", "test_opt_fn"})),
+        PlantedSubmission("rate_without_momentum_on_diagonal", "momentum_rate forgets the +mu of the matrix's top-left entry",
+                          {"momentum_rate": rate_source(RateWithoutMomentumOnDiagonal)}, frozenset({"test_momentum_rate"})),
         PlantedSubmission("nesterov_into_buffer", "SGD's Nesterov look-ahead is written into the momentum buffer",
                           {"SGD": variant_source(NesterovIntoBuffer, "SGD")}, frozenset({"test_SGD_nesterov"})),
     )

@@ -1,6 +1,8 @@
-"""The graded exercises of ``01_sgd``: gradient descent by hand, minibatch SGD, the SGD class, opt_fn, the challenge."""
+"""The graded exercises of ``01_sgd``: gradient descent by hand, minibatch SGD, the SGD class, momentum's rate, opt_fn, the challenge."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -13,6 +15,29 @@ SGD_REFERENCE_OPTIONS = {"dampening": 0.0, "nesterov": False}
 DEFAULTS_DESC = "your class's defaults (expected lr=1e-3, momentum=0.0, weight_decay=0.0)"
 SGD_NESTEROV_DEFAULTS = {**SGD_DEFAULTS, "nesterov": False}
 """The Nesterov cell also grades the ``nesterov=False`` keyword; the other SGD cells do not ask for it."""
+
+
+@dataclass(frozen=True)
+class RateInput:
+    """One call ``momentum_rate(eta, mu, eigenvalues)``: heavy-ball momentum on a quadratic with these curvatures.
+
+    ``as_tensor``: the eigenvalues are handed over as a float64 tensor instead of a tuple. The re-check
+    moves ``eta`` and ``mu`` by up to ``jitter`` (relative), drawn from the grading run's seed
+    (``course_utils/momentum.py``'s ``rate_arguments``). No row sits exactly on a double root, where the
+    eigenvalues of the 2x2 matrix are known only to about 1e-8.
+    """
+
+    desc: str
+    eta: float
+    mu: float
+    eigenvalues: tuple[float, ...]
+    as_tensor: bool = False
+    hidden: bool = False
+    jitter: float = 0.02
+
+
+KAPPA_50 = (1.0, 50.0)
+"""The curvatures of the ``quadratic`` landscape (condition number 50)."""
 
 
 def _opt_fn_input(desc: str, landscape: str, start: tuple[float, float], optimizer: str, hyperparams: dict,
@@ -98,6 +123,21 @@ EXERCISES = exercises(
         ),
         errors=(ErrorOptimizerInput({"lr": 0.1, "momentum": 0.0, "nesterov": True}, about="nesterov",
                                     desc="Nesterov momentum needs momentum > 0"),)),
+    ExerciseSpec(
+        "test_momentum_rate", ("momentum_rate",), "heavy-ball momentum's asymptotic rate on quadratics, inside and outside the stable region",
+        kind="custom",
+        cases=(
+            RateInput("plain gradient descent (mu = 0)", 0.02, 0.0, KAPPA_50),
+            RateInput("complex roots in both directions", 0.03, 0.9, KAPPA_50),
+            RateInput("real roots along the flat direction", 0.01, 0.3, KAPPA_50),
+            RateInput("beyond the stability limit", 0.09, 0.5, KAPPA_50),
+            RateInput("close to the best setting", 0.06, 0.55, KAPPA_50, hidden=True),
+            RateInput("one eigenvalue", 0.1, 0.5, (4.0,), hidden=True),
+            RateInput("three eigenvalues, as a tensor", 0.05, 0.8, (0.5, 3.0, 20.0), as_tensor=True, hidden=True),
+            RateInput("lr = 0 does not move", 0.0, 0.6, KAPPA_50, hidden=True),
+            RateInput("heavy momentum", 0.02, 0.99, KAPPA_50, hidden=True),
+            RateInput("a negative real root in the steep direction", 0.039, 0.05, KAPPA_50, as_tensor=True, hidden=True),
+        )),
     ExerciseSpec(
         "test_opt_fn", ("opt_fn",), "paths with optimizers defined by the grader",
         kind="path", defaults={"n_iters": 100},

@@ -19,6 +19,7 @@ from course_utils.grading.recheck.probes.common import describe_call, lookup, ou
 from course_utils.grading.recheck.probes.contract import contract_probe
 from course_utils.grading.recheck.probes.paths import path_probe
 from course_utils.landscapes import get_landscape
+from course_utils.momentum import rate_arguments
 from course_utils.specs import sgd as spec
 
 ASSIGNMENT = spec.ASSIGNMENT
@@ -98,6 +99,21 @@ def probe_sgd_nesterov(rec: Recorder, ns: Mapping[str, Any]) -> None:
         rec.record(f"{describe_call('SGD', row.kwargs)} ({row.desc})", outcome(lambda: optimizer_class(params, **row.kwargs)))
 
 
+def probe_momentum_rate(rec: Recorder, ns: Mapping[str, Any]) -> None:
+    """momentum_rate on every row, eta and mu moved a little by the recorder's seed; the value as a float."""
+    rate = lookup(ns, "momentum_rate")
+    for row in EXERCISES["test_momentum_rate"].rows(thorough=True):
+        eta, mu, eigenvalues = rate_arguments(row, rec.generator(20_000 + EXERCISES["test_momentum_rate"].cases.index(row)))
+        value = rate(eta, mu, eigenvalues)
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+            value = value.item()
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        rec.record(f"momentum_rate(eta={eta:.6g}, mu={mu:.6g}, {len(eigenvalues)} eigenvalues) [{row.desc}]: a real number", ok)
+        if ok:
+            rec.record(f"momentum_rate(eta={eta:.6g}, mu={mu:.6g}, {len(eigenvalues)} eigenvalues) [{row.desc}]",
+                       torch.tensor(float(value), dtype=torch.float64))
+
+
 def _custom(grade_id: str, run) -> Probe:
     exercise = EXERCISES[grade_id]
     return Probe(run, exercise.summary, allow_torch_optim=exercise.allow_torch_optim)
@@ -111,6 +127,7 @@ PROBES: dict[str, Probe] = {
     "test_SGD_momentum": trajectory_probe(EXERCISES["test_SGD_momentum"]),
     "test_SGD_contract": contract_probe(EXERCISES["test_SGD_contract"]),
     "test_SGD_nesterov": _custom("test_SGD_nesterov", probe_sgd_nesterov),
+    "test_momentum_rate": _custom("test_momentum_rate", probe_momentum_rate),
     "test_opt_fn": path_probe(EXERCISES["test_opt_fn"]),
     "test_challenge": _custom("test_challenge", probe_challenge),
 }
