@@ -40,6 +40,7 @@ MESSAGES = {
     "modifies_grad": ("test_SGD_contract", "modified a gradient in place"),
     "subclass_torch_sgd": ("test_SGD_plain", "subclasses torch.optim.SGD"),
     "nesterov_into_buffer": ("test_SGD_nesterov", "look-ahead written into the momentum buffer"),
+    "path_arena_convention": ("test_opt_fn_with_sgd", "already requires grad and moves that tensor in place"),
     "x_patch_allclose": ("test_SGD_momentum", "momentum as an average"),  # comparisons captured before it patched them
 }
 
@@ -261,3 +262,27 @@ def test_an_error_in_the_answer_shows_the_answer_s_frames_only() -> None:
     assert "raised ValueError" in message and "shapes do not line up" in message
     assert "helper_of_the_student" in message and "in gradient_descent_by_hand" in message
     assert "/course_utils/" not in message, "the check's own frames (and the machine's paths) are not the student's"
+
+
+# --- what a path function returns ------------------------------------------------------------------------
+
+_ATTACHED_PATH = edit("    return trajectory", "    return trajectory.requires_grad_(True) * 1.0")
+
+
+def test_a_path_still_attached_to_autograd_is_explained() -> None:
+    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": _ATTACHED_PATH})
+    with pytest.raises(CheckFailed, match="still attached to autograd"):
+        checks.check_gradient_descent_by_hand(namespace["gradient_descent_by_hand"])
+
+
+def test_a_path_on_another_device_is_explained() -> None:
+    namespace = answer_namespace("01_sgd", {"gradient_descent_by_hand": edit("    return trajectory", "    return trajectory.to('meta')")})
+    with pytest.raises(CheckFailed, match="on meta, but xy is on cpu"):
+        checks.check_gradient_descent_by_hand(namespace["gradient_descent_by_hand"])
+
+
+def test_a_function_that_fails_for_another_reason_is_not_called_arena_s_convention() -> None:
+    namespace = answer_namespace("01_sgd", {"opt_fn_with_sgd": edit("    return trajectory", "    raise RuntimeError('broken')")})
+    with pytest.raises(CheckFailed) as caught:
+        checks.check_opt_fn_with_sgd(namespace["opt_fn_with_sgd"])
+    assert "broken" in str(caught.value) and "ARENA" not in str(caught.value)

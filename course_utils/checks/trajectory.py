@@ -19,7 +19,8 @@ from course_utils.checks.optimizer_harness import RuleOptimizer, student_error
 from course_utils.harness import optimizer_path, path_call_kwargs, path_n_iters
 from course_utils.specs import ExerciseSpec, PathInput
 
-__all__ = ["PathCase", "PathMistake", "optimizer_path", "path_cases", "check_path_function", "require_student_function"]
+__all__ = ["PathCase", "PathMistake", "optimizer_path", "path_cases", "check_path_function", "require_student_function",
+           "CALLER_GRAD_MISTAKE", "CALLER_GRAD_HINT"]
 
 Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MakeOptimizer = Callable[[list[torch.Tensor]], Any]
@@ -74,6 +75,21 @@ def _row(tensor: torch.Tensor, k: int) -> str:
     return f"({x:.12g}, {y:.12g})"
 
 
+CALLER_GRAD_MISTAKE = ("it assumes the caller's xy already requires grad and moves that tensor in place "
+                       "(the convention of ARENA's version of this exercise)")
+CALLER_GRAD_HINT = ("Here the caller hands over a plain tensor, without requires_grad, and expects it back unchanged; "
+                    "your function must return the path instead. Which tensor should autograd track, and whose is it?")
+
+
+def _works_when_caller_gives_grad(run: Callable[[torch.Tensor], Any], start: torch.Tensor) -> bool:
+    """Whether the function, which failed on a plain xy, runs when xy already requires grad (ARENA's convention)."""
+    try:
+        run(start.clone().requires_grad_(True))
+    except Exception:  # noqa: BLE001 - the student's code may raise anything; it then is not that mistake
+        return False
+    return True
+
+
 def check_path_function(
     student_fn: Callable[..., Any],
     cases: Sequence[PathCase],
@@ -86,8 +102,10 @@ def check_path_function(
 ) -> int:
     """Call ``student_fn(fn, xy, *positional, **kwargs)`` for each case and compare with the reference path.
 
-    Returns the number of rows compared. Raises CheckFailed on a wrong type, shape or dtype, a modified
-    ``xy``, a wrong start row, or the first differing row (naming a matching known mistake).
+    Returns the number of rows compared. Raises CheckFailed on a wrong type, a path still attached to
+    autograd, on another device, of a wrong shape or dtype, a modified ``xy``, a wrong start row, or the
+    first differing row (naming a matching known mistake). A function that fails on a plain ``xy`` but
+    runs on one that requires grad is named as ARENA's convention (:data:`CALLER_GRAD_MISTAKE`).
     """
     from course_utils.landscapes import get_landscape
 
@@ -99,19 +117,38 @@ def check_path_function(
         xy = start.clone()
         args = ", ".join([*(repr(a) for a in case.positional), *(f"{k}={v!r}" for k, v in case.kwargs.items())])
         call = f"{exercise}({case.landscape}, xy=torch.tensor({case.start}, dtype=torch.float64){', ' + args if args else ''})"
-        try:
+        def run(point: torch.Tensor) -> Any:
             if forbid_optim:
                 with forbid_torch_optim(exercise):
-                    got = student_fn(fn, xy, *case.positional, **case.kwargs)
-            else:
-                got = student_fn(fn, xy, *case.positional, **case.kwargs)
+                    return student_fn(fn, point, *case.positional, **case.kwargs)
+            return student_fn(fn, point, *case.positional, **case.kwargs)
+
+        intro = f"{exercise}, case '{case.label}':\n  {call}\n"
+        try:
+            got = run(xy)
         except CheckFailed:
             raise
         except Exception as error:
+            if _works_when_caller_gives_grad(run, start):
+                raise CheckFailed(
+                    f"{intro}  raised {type(error).__name__}: {error}\n"
+                    f"  Your function matches a known mistake: {CALLER_GRAD_MISTAKE}.\n"
+                    f"  Hint: {CALLER_GRAD_HINT}"
+                ) from None
             raise student_error(exercise, f"in the case '{case.label}': {call}", error) from None
-        intro = f"{exercise}, case '{case.label}':\n  {call}\n"
         if not isinstance(got, torch.Tensor):
             raise CheckFailed(f"{intro}  returned {type(got).__name__}; expected a torch.Tensor of shape ({case.n_iters}, 2). Use torch.stack on the list of points.")
+        if got.requires_grad:
+            raise CheckFailed(
+                f"{intro}  returned a path that is still attached to autograd (requires_grad=True, grad_fn="
+                f"{type(got.grad_fn).__name__ if got.grad_fn is not None else None}). The path is a record of points, "
+                f"not part of a computation: store detached copies of the points, so that the caller holds no graph."
+            )
+        if got.device != start.device:
+            raise CheckFailed(
+                f"{intro}  returned a path on {got.device}, but xy is on {start.device}. Build the path on xy's device "
+                f"(the points you store are already there)."
+            )
         got = got.detach()
         if tuple(got.shape) != (case.n_iters, 2):
             raise CheckFailed(

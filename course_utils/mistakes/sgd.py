@@ -298,6 +298,19 @@ _SUBCLASS_TORCH_SGD = '''class SGD(torch.optim.SGD):
 '''
 
 
+_ARENA_OPT_FN_WITH_SGD = '''def opt_fn_with_sgd(fn, xy, lr=0.001, momentum=0.98, n_iters=100):
+    """ARENA's convention: xy is the caller's tensor, already requiring grad, and is moved in place."""
+    trajectory = torch.empty(n_iters, 2, dtype=xy.dtype, device=xy.device)
+    optimizer = torch.optim.SGD([xy], lr=lr, momentum=momentum)
+    for k in range(n_iters):
+        trajectory[k] = xy.detach()
+        optimizer.zero_grad()
+        fn(xy[0], xy[1]).backward()
+        optimizer.step()
+    return trajectory
+'''
+
+
 def demo() -> tuple[PlantedSubmission, ...]:
     """01_sgd's demo class after the reference and the blank notebook (read by ``course_utils/grading/planted.py``)."""
     from course_utils.grading.submissions import edit, edits
@@ -325,6 +338,8 @@ def demo() -> tuple[PlantedSubmission, ...]:
             {"gradient_descent_by_hand": gd_records_after, "sgd_epoch_by_hand": epoch_no_reset,
              "opt_fn_with_sgd": opt_fn_with_sgd_no_momentum, "opt_fn": opt_fn_ignores_hyperparams},
             frozenset({"test_gradient_descent_by_hand", "test_sgd_epoch_by_hand", "test_opt_fn_with_sgd", "test_opt_fn"})),
+        PlantedSubmission("path_arena_convention", "opt_fn_with_sgd moves the caller's xy, assumed to require grad (ARENA's convention)",
+                          {"opt_fn_with_sgd": _ARENA_OPT_FN_WITH_SGD}, frozenset({"test_opt_fn_with_sgd"})),
         PlantedSubmission("rate_without_momentum_on_diagonal", "momentum_rate forgets the +mu of the matrix's top-left entry",
                           {"momentum_rate": rate_source(RateWithoutMomentumOnDiagonal)}, frozenset({"test_momentum_rate"})),
         PlantedSubmission("nesterov_into_buffer", "SGD's Nesterov look-ahead is written into the momentum buffer",

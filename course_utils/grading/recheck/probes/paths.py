@@ -22,13 +22,15 @@ def _describe(name: str, call: PathInput, start: torch.Tensor) -> str:
 
 
 def record_paths(rec: Recorder, fn_under_test: Any, name: str, calls: Sequence[PathInput]) -> None:
-    """Record each call's returned path and whether the caller's ``xy`` was left alone."""
+    """Record each call's returned path, whether it is detached on xy's device and dtype, and whether xy was left alone."""
     for tag, call in enumerate(calls):
         start = harness.path_start(call, rec.device, rec.generator, tag)
         xy = start.clone()
         kwargs = harness.path_call_kwargs(call)
         where = _describe(name, PathInput(call.desc, call.landscape, call.start, kwargs, call.positional), start)
         got = fn_under_test(get_landscape(call.landscape), xy, *call.positional, **kwargs)
+        rec.record(f"{where}: the path is detached, on xy's device and in xy's dtype",
+                   isinstance(got, torch.Tensor) and not got.requires_grad and got.device == start.device and got.dtype == start.dtype)
         if isinstance(got, torch.Tensor):
             got = got.detach()
         rec.record(f"{where}: the returned path", got)
