@@ -65,29 +65,19 @@ NUMERIC = (EpsInsideSqrt, NoHistory)
 """In the order the checks try them: the first whose numbers match the student's is named."""
 
 
-_TWO_PASSES = """    exempt = set()  # every tensor some module exempts; a tied tensor is met once per module holding it
-    for module in model.modules():
-        for name, p in module.named_parameters(recurse=False):
-            if name.endswith("bias") or isinstance(module, no_decay_modules):
-                exempt.add(p)
-    decay, no_decay = [], []
-    for p in model.parameters():  # every tensor once, tied or not
-        if p.requires_grad:
-            (no_decay if p in exempt else decay).append(p)
+PER_MODULE_SPLIT = """def split_decay_groups(model, weight_decay):
+    exempt_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.Embedding)
+    exempt_types += (nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()
+    decided = ([], [])  # (decayed, not decayed)
+    for owner in model.modules():
+        for local_name, tensor in owner.named_parameters(recurse=False):
+            if tensor.requires_grad:
+                decided[local_name.endswith("bias") or isinstance(owner, exempt_types)].append(tensor)
+    return [{"params": decided[0], "weight_decay": weight_decay}, {"params": decided[1], "weight_decay": 0.0}]
 """
-"""The solution's two passes (``solutions/04_param_groups/04_param_groups.ipynb``): who exempts a tensor, then each tensor once."""
-
-_ONE_PASS_PER_MODULE = """    decay, no_decay = [], []
-    for module in model.modules():
-        for name, p in module.named_parameters(recurse=False):
-            if not p.requires_grad:
-                continue
-            if name.endswith("bias") or isinstance(module, no_decay_modules):
-                no_decay.append(p)
-            else:
-                decay.append(p)
-"""
-"""One pass deciding per (module, parameter): right for untied models, but a tied tensor is placed once per module holding it."""
+"""A split that decides per (module, parameter): right on an untied model, but a tied tensor is placed once
+per module holding it (the embedding's use exempts it, the output Linear's decays it). Written apart from
+the solution's text, which the student package must not hold."""
 
 
 def demo() -> tuple[PlantedSubmission, ...]:
@@ -120,7 +110,7 @@ def demo() -> tuple[PlantedSubmission, ...]:
             frozenset({"test_SGD_groups_contract"})),
         PlantedSubmission(
             "split_tied_in_both_groups", "split_decay_groups decides per module, so a tied embedding/output weight lands in both groups",
-            {"split_decay_groups": edit(_TWO_PASSES, _ONE_PASS_PER_MODULE)}, frozenset({"test_split_decay_groups"})),
+            {"split_decay_groups": PER_MODULE_SPLIT}, frozenset({"test_split_decay_groups"})),
         PlantedSubmission(
             "split_decays_rmsnorm", "split_decay_groups decays RMSNorm's gain (it knows only the older normalization layers)",
             {"split_decay_groups": edit("        no_decay_modules += (nn.RMSNorm,)", "        pass")}, frozenset({"test_split_decay_groups"})),
