@@ -51,6 +51,7 @@ __all__ = [
     "plot_curves",
     "plot_curves_static",
     "plot_seed_bands",
+    "plot_seed_points",
     "plot_landscape",
     "plot_trajectories",
     "plot_trajectories_static",
@@ -703,6 +704,41 @@ def plot_seed_bands(
             line=dict(color=colour), customdata=std,
             hovertemplate="%{y:.4g} ± %{customdata:.2g}<extra>" + html.escape(key) + "</extra>"))
     return _curves_layout(fig, title, xaxis_title, yaxis_title)
+
+
+def plot_seed_points(
+    runs: Mapping[str, Mapping[float, Sequence[float]]],
+    *,
+    title: str = "",
+    xaxis_title: str = "",
+    yaxis_title: str = "",
+    log_x: bool = False,
+) -> go.Figure:
+    """Per label, one point per setting ``x``: the mean over seeds, with an error bar of one standard deviation.
+
+    ``runs`` maps a label to ``{x: [value of seed 0, value of seed 1, ...]}`` (at least two seeds per
+    point), e.g. ``{"AdamW": {0.1: [0.95, 0.94, 0.95], 1.0: [...]}}``; the points of a label are joined in
+    the order of ``x``. The standard deviation is the sample one (divided by n - 1). ``log_x`` puts the x
+    axis on a log scale (for a sweep over decades).
+    """
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError(f"runs must be a non-empty mapping from a label to {{setting: values per seed}}, got {type(runs).__name__}")
+    fig = go.Figure()
+    for index, (key, points) in enumerate(runs.items()):
+        if not isinstance(points, Mapping) or not points:
+            raise TypeError(f"runs[{key!r}] must be a non-empty mapping from a setting to one value per seed")
+        xs = sorted(points)
+        values = [_curve_values(f"{key} at {x!r}", points[x]) for x in xs]
+        if min(len(v) for v in values) < 2:
+            raise ValueError(f"runs[{key!r}]: every point needs at least two seeds for an error bar")
+        fig.add_trace(go.Scatter(
+            x=xs, y=[float(v.mean()) for v in values], mode="lines+markers", name=str(key),
+            line=dict(color=BAND_COLOURS[index % len(BAND_COLOURS)]),
+            error_y=dict(type="data", array=[float(v.std(ddof=1)) for v in values], visible=True)))
+    _curves_layout(fig, title, xaxis_title, yaxis_title)
+    if log_x:
+        fig.update_xaxes(type="log")
+    return fig
 
 
 # --------------------------------------------------------------------------------------------------

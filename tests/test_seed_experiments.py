@@ -135,3 +135,16 @@ def test_the_seed_band_figure_has_one_band_and_one_mean_line_per_optimizer() -> 
 def test_the_seed_band_figure_rejects_what_it_cannot_draw(runs: dict, error: str) -> None:
     with pytest.raises((TypeError, ValueError), match=error):
         plotting.plot_seed_bands(runs)
+
+
+def test_the_seed_points_figure_has_one_trace_per_method_with_sample_std_error_bars() -> None:
+    runs = {"AdamW": {1.0: [0.9, 0.8, 0.7], 0.1: [0.95, 0.97, 0.96]}, "Adam + L2": {0.01: [0.9, 0.92]}}
+    fig = plotting.plot_seed_points(runs, log_x=True)
+    assert [trace.name for trace in fig.data] == ["AdamW", "Adam + L2"]
+    adamw = fig.data[0]
+    assert list(adamw.x) == [0.1, 1.0]  # in the order of the setting
+    assert list(adamw.y) == pytest.approx([0.96, 0.8])
+    assert list(adamw.error_y.array) == pytest.approx([statistics.stdev([0.95, 0.97, 0.96]), statistics.stdev([0.9, 0.8, 0.7])])
+    assert fig.layout.xaxis.type == "log"
+    with pytest.raises(ValueError, match="at least two seeds"):
+        plotting.plot_seed_points({"AdamW": {1.0: [0.9]}})
