@@ -22,7 +22,7 @@ import torch
 if TYPE_CHECKING:  # plotly is imported by rate_heatmap only: the re-check's probe imports this module for rate_arguments
     import plotly.graph_objects as go
 
-__all__ = ["rate_arguments", "rate_grid", "heavy_ball_limit", "best_heavy_ball", "rate_heatmap"]
+__all__ = ["rate_arguments", "contraction_path", "rate_grid", "heavy_ball_limit", "best_heavy_ball", "rate_heatmap"]
 
 RateFn = Callable[[float, float, Any], Any]
 
@@ -39,6 +39,24 @@ def rate_arguments(row: Any, generator: torch.Generator | None = None) -> tuple[
         eta, mu = eta * (1 + float(u[0])), min(mu * (1 + float(u[1])), 0.999)
     eigenvalues = tuple(float(v) for v in row.eigenvalues)
     return eta, mu, (torch.tensor(eigenvalues, dtype=torch.float64) if row.as_tensor else eigenvalues)
+
+
+def contraction_path(row: Any, device: torch.device, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(path, x_star)`` of a ``ContractionInput`` row: heavy-ball momentum on the ``quadratic`` landscape.
+
+    The path has ``row.n_iters`` rows (row k before step k), from the landscape's start, moved by up to
+    ``row.jitter`` in each coordinate when a ``generator`` is given; ``x_star`` is the bowl's minimum.
+    """
+    from course_utils.harness import HeavyBall, optimizer_path
+    from course_utils.landscapes import get_landscape
+
+    bowl = get_landscape("quadratic")
+    start = torch.tensor(bowl.start, dtype=torch.float64)
+    if generator is not None:
+        start = start + (torch.rand(2, generator=generator, dtype=torch.float64) * 2 - 1) * row.jitter
+    start = start.to(device)
+    path = optimizer_path(bowl, start, lambda ps: HeavyBall(ps, lr=row.lr, momentum=row.momentum), row.n_iters)
+    return path, torch.tensor(bowl.minima[0], dtype=torch.float64, device=device)
 
 
 def rate_grid(rate_fn: RateFn, etas: Sequence[float], mus: Sequence[float], eigenvalues: Sequence[float]) -> np.ndarray:

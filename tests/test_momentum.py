@@ -119,3 +119,33 @@ def test_each_rate_mistake_is_caught_by_a_visible_row_and_named(variant: type) -
 def test_a_complex_return_value_is_explained() -> None:
     with pytest.raises(CheckFailed, match="modulus"):
         checks.check_momentum_rate(lambda eta, mu, eigenvalues: complex(0.5, 0.5))
+
+
+def test_the_checks_measurement_of_a_geometric_path_is_its_ratio() -> None:
+    for n in (50, 51):
+        path = torch.tensor([[0.8 ** k, 0.0] for k in range(n)], dtype=torch.float64)
+        assert checks._contraction(path + 1.0, torch.ones(2, dtype=torch.float64)) == pytest.approx(0.8, rel=1e-12)
+
+
+def test_the_measured_rate_of_a_heavy_ball_run_is_close_to_the_predicted_one() -> None:
+    for row in spec.EXERCISES["test_measured_contraction"].rows(thorough=False)[:1]:  # point A: real roots
+        path, x_star = momentum.contraction_path(row, torch.device("cpu"))
+        assert checks._contraction(path, x_star) == pytest.approx(checks.heavy_ball_rate(row.lr, row.momentum, spec.KAPPA_50), abs=1e-4)
+
+
+@pytest.mark.parametrize("variant", mistakes.CONTRACTION_NUMERIC, ids=lambda v: v.__name__)
+def test_each_contraction_mistake_is_caught_by_a_visible_row_and_named(variant: type) -> None:
+    namespace = {"torch": torch}
+    exec(mistakes.contraction_source(variant), namespace)  # noqa: S102 - the mistakes module's own source
+    with pytest.raises(CheckFailed, match=re.escape(f"known mistake: {variant.mistake}.")):
+        checks.check_measured_contraction(namespace["measured_contraction"])
+
+
+def test_a_measurement_that_changes_the_path_is_reported() -> None:
+    def measure(path, x_star):
+        value = checks._contraction(path, x_star)
+        path.zero_()
+        return value
+
+    with pytest.raises(CheckFailed, match="changed the path"):
+        checks.check_measured_contraction(measure)

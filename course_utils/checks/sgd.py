@@ -16,6 +16,7 @@ test_SGD_momentum               :func:`check_sgd_momentum`             SGD
 test_SGD_contract               :func:`check_sgd_contract`             SGD
 test_SGD_nesterov               :func:`check_sgd_nesterov`             SGD
 test_momentum_rate              :func:`check_momentum_rate`            momentum_rate
+test_measured_contraction       :func:`check_measured_contraction`     measured_contraction
 test_opt_fn                     :func:`check_opt_fn`                   opt_fn
 test_challenge                  :func:`check_rosenbrock_challenge`     challenge_*
 ==============================  =====================================  ==================
@@ -39,7 +40,7 @@ from course_utils.checks.optimizer_contract import check_contract
 from course_utils.checks.optimizer_harness import compare_optimizer, require_signature, student_error
 from course_utils.checks.trajectory import PathCase, PathMistake, ascent, check_path_function, optimizer_path, path_cases, require_student_function
 from course_utils.device import get_device
-from course_utils.momentum import rate_arguments
+from course_utils.momentum import contraction_path, rate_arguments
 from course_utils.mistakes import sgd as mistakes
 from course_utils.specs import PathInput
 from course_utils.specs import sgd as spec
@@ -57,6 +58,7 @@ __all__ = [
     "check_sgd_contract",
     "check_sgd_nesterov",
     "check_momentum_rate",
+    "check_measured_contraction",
     "check_opt_fn",
     "check_rosenbrock_challenge",
     "CELL_CHECKS",
@@ -213,6 +215,53 @@ def check_momentum_rate(momentum_rate: Any, *, thorough: bool = False) -> None:
                 lines.append("  No known mistake matches: write the 2x2 matrix for this case by hand and compare its roots with yours.")
             raise CheckFailed("\n".join(lines))
     passed(f"momentum_rate gives heavy-ball momentum's rate: {len(rows)} cases, inside and outside the stable region.")
+
+
+def _contraction(path: torch.Tensor, x_star: torch.Tensor) -> float:
+    """The checks' own measurement: (d_(n-1) / d_h) ** (1 / (n - 1 - h)), h = n // 2, d_k = |path_k - x_star|."""
+    n = path.shape[0]
+    half = n // 2
+    d_half = math.dist(path[half].tolist(), x_star.tolist())
+    d_last = math.dist(path[n - 1].tolist(), x_star.tolist())
+    return (d_last / d_half) ** (1 / (n - 1 - half))
+
+
+def check_measured_contraction(measured_contraction: Any, *, thorough: bool = False) -> None:
+    """measured_contraction(path, x_star) measures the contraction per step over the second half of the path."""
+    require_student_function(measured_contraction, "measured_contraction")
+    rows = EXERCISES["test_measured_contraction"].rows(thorough)
+    tol = tolerance_for(torch.float64)
+    device = get_device()
+    with quiet():
+        for row in rows:
+            path, x_star = contraction_path(row, device)
+            path_copy = path.clone()
+            call = (f"measured_contraction(path, x_star) on a run of {row.n_iters} rows of SGD(lr={row.lr}, "
+                    f"momentum={row.momentum}) on the quadratic bowl")
+            try:
+                with forbid_torch_optim("measured_contraction"):
+                    got = _as_rate(measured_contraction(path, x_star), call)
+            except CheckFailed:
+                raise
+            except Exception as error:
+                raise student_error("measured_contraction", f"in the case '{row.desc}': {call}", error) from None
+            if not tensors_equal(path, path_copy):
+                raise CheckFailed(f"{call}\n  changed the path it was given. Measure it, do not modify it.")
+            expected = _contraction(path, x_star)
+            if math.isfinite(got) and abs(got - expected) <= tol.atol + tol.rtol * abs(expected):
+                continue
+            lines = [f"measured_contraction is wrong in the case '{row.desc}':", f"  {call}",
+                     f"    expected: {expected:.12g}", f"    got:      {got:.12g}"]
+            for variant in mistakes.CONTRACTION_NUMERIC:
+                replay = variant().value(path, x_star)
+                if abs(replay - got) <= tol.atol + tol.rtol * abs(replay):
+                    lines += [f"  Your numbers match a known mistake: {variant.mistake}.", f"  Hint: {variant.hint}"]
+                    break
+            else:
+                lines.append(f"  No known mistake matches: print d_k for k = {row.n_iters // 2} and k = {row.n_iters - 1} "
+                             f"and redo the division and the root by hand.")
+            raise CheckFailed("\n".join(lines))
+    passed(f"measured_contraction measures the contraction per step: {len(rows)} heavy-ball runs on the bowl.")
 
 
 # --- landscape paths ------------------------------------------------------------------------------------
@@ -462,6 +511,7 @@ _CHECKS: dict[str, Any] = {
     "test_SGD_contract": check_sgd_contract,
     "test_SGD_nesterov": check_sgd_nesterov,
     "test_momentum_rate": check_momentum_rate,
+    "test_measured_contraction": check_measured_contraction,
     "test_opt_fn": check_opt_fn,
     "test_challenge": check_rosenbrock_challenge,
 }

@@ -298,6 +298,54 @@ _SUBCLASS_TORCH_SGD = '''class SGD(torch.optim.SGD):
 '''
 
 
+# --- the measured contraction of a path (measured_contraction) --------------------------------------------
+
+
+class ReferenceContraction:
+    """The geometric-mean factor by which the distance to x_star shrinks per step over the second half of a path."""
+
+    mistake = ""
+    hint = ""
+
+    def value(self, path, x_star):
+        distances = (path - x_star).norm(dim=1)
+        first, last = self.window(len(distances))
+        return (distances[last] / distances[first]).item() ** (1 / self.steps(first, last))
+
+    def window(self, n):
+        return n // 2, n - 1
+
+    def steps(self, first, last):
+        return last - first
+
+
+class ContractionWholePath(ReferenceContraction):
+    mistake = "measured over the whole path instead of its second half"
+    hint = ("The first steps are dominated by the components that die out fast; the rate is what is left in the long run. "
+            "Start the window at row len(path) // 2.")
+
+    def window(self, n):
+        return 0, n - 1
+
+
+class ContractionCountsRows(ReferenceContraction):
+    mistake = "the root's exponent counts the rows of the window, not the steps between its ends"
+    hint = "From row h to row n - 1 there are n - 1 - h steps: that is the root to take of d_(n-1) / d_h."
+
+    def steps(self, first, last):
+        return last - first + 1
+
+
+CONTRACTION_NUMERIC = (ContractionWholePath, ContractionCountsRows)
+"""The measured_contraction mistakes the check recognises, in the order it tries them."""
+
+
+def contraction_source(variant: type) -> str:
+    """An answer cell defining ``measured_contraction`` as ``variant``'s value (its classes' source first)."""
+    return (variant_source(variant, "_Contraction")
+            + "\n\n\ndef measured_contraction(path, x_star):\n    return _Contraction().value(path, x_star)\n")
+
+
 _ARENA_OPT_FN_WITH_SGD = '''def opt_fn_with_sgd(fn, xy, lr=0.001, momentum=0.98, n_iters=100):
     """ARENA's convention: xy is the caller's tensor, already requiring grad, and is moved in place."""
     trajectory = torch.empty(n_iters, 2, dtype=xy.dtype, device=xy.device)
@@ -342,6 +390,8 @@ def demo() -> tuple[PlantedSubmission, ...]:
                           {"opt_fn_with_sgd": _ARENA_OPT_FN_WITH_SGD}, frozenset({"test_opt_fn_with_sgd"})),
         PlantedSubmission("rate_without_momentum_on_diagonal", "momentum_rate forgets the +mu of the matrix's top-left entry",
                           {"momentum_rate": rate_source(RateWithoutMomentumOnDiagonal)}, frozenset({"test_momentum_rate"})),
+        PlantedSubmission("contraction_whole_path", "measured_contraction measures over the whole path",
+                          {"measured_contraction": contraction_source(ContractionWholePath)}, frozenset({"test_measured_contraction"})),
         PlantedSubmission("nesterov_into_buffer", "SGD's Nesterov look-ahead is written into the momentum buffer",
                           {"SGD": variant_source(NesterovIntoBuffer, "SGD")}, frozenset({"test_SGD_nesterov"})),
     )

@@ -36,6 +36,22 @@ class RateInput:
     jitter: float = 0.02
 
 
+@dataclass(frozen=True)
+class ContractionInput:
+    """One call ``measured_contraction(path, x_star)`` on a heavy-ball run of ``n_iters`` rows on the quadratic bowl.
+
+    The path starts at the landscape's start, moved by up to ``jitter`` in each coordinate in the re-check
+    (``course_utils/momentum.py``'s ``contraction_path`` builds it, with the harness's HeavyBall).
+    """
+
+    desc: str
+    lr: float
+    momentum: float
+    n_iters: int
+    hidden: bool = False
+    jitter: float = 0.2
+
+
 KAPPA_50 = (1.0, 50.0)
 """The curvatures of the ``quadratic`` landscape (condition number 50)."""
 
@@ -137,6 +153,17 @@ EXERCISES = exercises(
             RateInput("lr = 0 does not move", 0.0, 0.6, KAPPA_50, hidden=True),
             RateInput("heavy momentum", 0.02, 0.99, KAPPA_50, hidden=True),
             RateInput("a negative real root in the steep direction", 0.039, 0.05, KAPPA_50, as_tensor=True, hidden=True),
+        )),
+    ExerciseSpec(
+        "test_measured_contraction", ("measured_contraction",), "the measured contraction per step of heavy-ball runs on the bowl",
+        kind="custom",
+        cases=(
+            ContractionInput("point A: gradient descent", 0.02, 0.0, 400),
+            ContractionInput("point B: complex roots", 0.03, 0.9, 400),
+            ContractionInput("an odd number of rows", 0.01, 0.5, 51),
+            ContractionInput("close to the best setting", 0.06, 0.55, 81, hidden=True),
+            ContractionInput("real roots, a short run", 0.05, 0.3, 120, hidden=True),
+            ContractionInput("heavy momentum", 0.02, 0.95, 201, hidden=True),
         )),
     ExerciseSpec(
         "test_opt_fn", ("opt_fn",), "paths with optimizers defined by the grader",

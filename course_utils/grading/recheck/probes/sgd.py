@@ -19,7 +19,7 @@ from course_utils.grading.recheck.probes.common import describe_call, lookup, ou
 from course_utils.grading.recheck.probes.contract import contract_probe
 from course_utils.grading.recheck.probes.paths import path_probe
 from course_utils.landscapes import get_landscape
-from course_utils.momentum import rate_arguments
+from course_utils.momentum import contraction_path, rate_arguments
 from course_utils.specs import sgd as spec
 
 ASSIGNMENT = spec.ASSIGNMENT
@@ -114,6 +114,24 @@ def probe_momentum_rate(rec: Recorder, ns: Mapping[str, Any]) -> None:
                        torch.tensor(float(value), dtype=torch.float64))
 
 
+def probe_measured_contraction(rec: Recorder, ns: Mapping[str, Any]) -> None:
+    """measured_contraction on heavy-ball runs from starts moved by the recorder's seed; the value, and the path left alone."""
+    measure = lookup(ns, "measured_contraction")
+    cases = EXERCISES["test_measured_contraction"].cases
+    for row in EXERCISES["test_measured_contraction"].rows(thorough=True):
+        path, x_star = contraction_path(row, rec.device, rec.generator(30_000 + cases.index(row)))
+        path_copy = path.clone()
+        value = measure(path, x_star)
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+            value = value.item()
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        where = f"measured_contraction on {row.n_iters} rows of heavy ball (lr={row.lr}, momentum={row.momentum}) [{row.desc}]"
+        rec.record(f"{where}: a real number", ok)
+        if ok:
+            rec.record(where, torch.tensor(float(value), dtype=torch.float64))
+        rec.record(f"{where}: the path left unchanged", bool(torch.equal(path, path_copy)))
+
+
 def _custom(grade_id: str, run) -> Probe:
     exercise = EXERCISES[grade_id]
     return Probe(run, exercise.summary, allow_torch_optim=exercise.allow_torch_optim)
@@ -128,6 +146,7 @@ PROBES: dict[str, Probe] = {
     "test_SGD_contract": contract_probe(EXERCISES["test_SGD_contract"]),
     "test_SGD_nesterov": _custom("test_SGD_nesterov", probe_sgd_nesterov),
     "test_momentum_rate": _custom("test_momentum_rate", probe_momentum_rate),
+    "test_measured_contraction": _custom("test_measured_contraction", probe_measured_contraction),
     "test_opt_fn": path_probe(EXERCISES["test_opt_fn"]),
     "test_challenge": _custom("test_challenge", probe_challenge),
 }
