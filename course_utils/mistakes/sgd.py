@@ -27,8 +27,8 @@ class ReferenceSGD:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and momentum <= 0:
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        if nesterov and not momentum:
+            raise ValueError("nesterov=True requires a momentum (and no dampening)")
         self.params = list(params)
         self.lr, self.momentum, self.weight_decay, self.nesterov = lr, momentum, weight_decay, nesterov
         self.state = {}
@@ -348,14 +348,14 @@ def contraction_source(variant: type) -> str:
 
 _ARENA_OPT_FN_WITH_SGD = '''def opt_fn_with_sgd(fn, xy, lr=0.001, momentum=0.98, n_iters=100):
     """ARENA's convention: xy is the caller's tensor, already requiring grad, and is moved in place."""
-    trajectory = torch.empty(n_iters, 2, dtype=xy.dtype, device=xy.device)
     optimizer = torch.optim.SGD([xy], lr=lr, momentum=momentum)
-    for k in range(n_iters):
-        trajectory[k] = xy.detach()
+    points = []
+    for _ in range(n_iters):
+        points.append(xy.detach().clone())
         optimizer.zero_grad()
         fn(xy[0], xy[1]).backward()
         optimizer.step()
-    return trajectory
+    return torch.stack(points)
 '''
 
 
