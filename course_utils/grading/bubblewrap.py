@@ -122,18 +122,22 @@ def _supports_disable_userns() -> bool:
 
 
 def sandbox_command(command: Sequence[str], *, writable: Sequence[Path | str] = (), readable: Sequence[Path | str] = (),
-                    cwd: Path | str | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+                    cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
+                    allow_user_namespaces: bool = False) -> list[str]:
     """``command`` wrapped in bubblewrap; every path appears inside at the same place as outside.
 
     ``writable`` folders are bound read-write, ``readable`` files or folders read-only (the course
     package and the interpreter are always readable). ``env`` replaces the whole environment.
+    ``allow_user_namespaces``: leave out ``--disable-userns``, for the fork server's zygote alone
+    (:mod:`course_utils.grading.zygote`), which runs no student code and whose every child makes its
+    own user namespace and then forbids further ones in it.
     """
     bwrap = _bwrap()
     if bwrap is None:
         raise RuntimeError("bubblewrap (bwrap) is not installed")
     args = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--uid", str(_SANDBOX_UID), "--gid", str(_SANDBOX_UID)]
-    if _supports_disable_userns():
+    if _supports_disable_userns() and not allow_user_namespaces:
         args.append("--disable-userns")
     args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin", "lib32"):

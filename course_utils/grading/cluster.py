@@ -40,6 +40,7 @@ def grading_client(jobs: int | None = None, scheduler: str | None = None) -> Ite
 
     if scheduler:
         with Client(scheduler, timeout="30s") as client:
+            _prestart(client)
             yield client
         return
     # Set before each worker process starts, so torch's thread pool sees it when the worker imports it. The
@@ -49,6 +50,17 @@ def grading_client(jobs: int | None = None, scheduler: str | None = None) -> Ite
                                dashboard_address="127.0.0.1:0", memory_limit=0, silence_logs=logging.ERROR)
     try:
         with Client(cluster) as client:
+            _prestart(client)
             yield client
     finally:
         cluster.close()
+
+
+def _prestart(client: Any) -> None:
+    """Each worker starts its fork server now, while the coordinator still prepares the submissions."""
+    from course_utils.grading import forkserver
+
+    try:
+        client.run(forkserver.prestart)
+    except Exception:  # noqa: BLE001 - a worker that cannot starts it with its first job
+        pass

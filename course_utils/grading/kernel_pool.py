@@ -6,6 +6,11 @@ with the course's libraries imported (:mod:`course_utils.grading.kernel_warmup`)
 replacement at once, in the background, while this notebook runs. Where none is ready (the first
 notebook, or ``keep_warm=0``) it starts one there and then.
 
+Where the fork server works (:mod:`course_utils.grading.forkserver`), a sandboxed kernel is not started
+but forked from a zygote that imported ipykernel and the course's libraries once
+(:class:`ForkedProvisioner`); it is then ready in a fraction of a second and no kernel needs starting
+ahead of need.
+
 Nothing is shared between students: a kernel is started in a sandbox of its own (its own empty scratch
 folder and sockets' folder, :mod:`course_utils.grading.kernel_launch`) before anyone's notebook is known,
 it runs exactly one notebook, and :meth:`WarmKernel.discard` kills it (and with it its sandbox and
@@ -31,7 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import run_sync
+
+from course_utils.grading import bubblewrap, forkserver
 
 __all__ = ["KernelSpec", "WarmKernel", "take", "start_kernel", "kernel_environment", "shutdown"]
 
@@ -57,6 +66,52 @@ class KernelSpec:
     max_message_mb: int = 32
 
 
+class ForkedProvisioner(LocalProvisioner):  # type: ignore[misc]
+    """jupyter_client's local provisioner, but the kernel is forked by a fork server instead of started.
+
+    ``pre_launch`` (the connection file, the ports) is the local provisioner's; ``launch_kernel`` asks
+    the zygote (:mod:`course_utils.grading.zygote`) for a kernel in ``folder`` with the command's
+    ipykernel arguments, and ``process`` is its :class:`~course_utils.grading.forkserver.ForkedProcess`,
+    which kills the kernel's whole PID namespace. No process group is ever signalled from here.
+    """
+
+    server: forkserver.ForkServer
+    folder: Path
+    spec: "KernelSpec"
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        launcher = next((i for i, part in enumerate(cmd) if part == "ipykernel_launcher"), None)
+        if launcher is None:
+            raise RuntimeError(f"a forked kernel needs an ipykernel_launcher command, not {cmd}")
+        scratch = self.folder / "scratch"
+        passed = dict(self.spec.environment)
+        env = bubblewrap.student_env(scratch, **passed, COURSE_GRADING_PROTECTED=os.pathsep.join(self.spec.protected))
+        self.process = self.server.spawn(self.folder, entry="kernel", cwd=scratch, env=env, argv=cmd[launcher + 1:],
+                                         limits=bubblewrap.Limits(memory_mb=self.spec.memory_mb))
+        self.pid, self.pgid = None, None
+        self.cwd = str(scratch)
+        return self.connection_info
+
+
+def _forked_kernel(spec: "KernelSpec", km: Any) -> tuple[Path, Path, Path] | None:
+    """Give ``km`` a :class:`ForkedProvisioner` where the fork server works; (folder, scratch, sockets) or None."""
+    if not spec.sandboxed:
+        return None
+    server = forkserver.server()
+    if server is None:
+        return None
+    import uuid
+
+    folder = server.new_folder("kernel-")
+    (folder / "scratch").mkdir()
+    (folder / "sockets").mkdir()
+    km.kernel_id = str(uuid.uuid4())
+    provisioner = ForkedProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    provisioner.server, provisioner.folder, provisioner.spec = server, folder, spec
+    km.provisioner = provisioner
+    return folder, folder / "scratch", folder / "sockets"
+
+
 @dataclass
 class WarmKernel:
     """A started kernel, its scratch folder (its working folder) and its sockets' folder."""
@@ -65,6 +120,7 @@ class WarmKernel:
     scratch: Path
     kernel_dir: Path
     _discarded: bool = field(default=False, repr=False)
+    folder: Path | None = None  # a forked kernel's folder (holding both)
 
     def alive(self) -> bool:
         process = getattr(self.km.provisioner, "process", None)
@@ -76,7 +132,9 @@ class WarmKernel:
             return
         self._discarded = True
         process = getattr(self.km.provisioner, "process", None)
-        if process is not None:
+        if isinstance(process, forkserver.ForkedProcess):
+            process.kill()
+        elif process is not None:
             try:
                 os.killpg(process.pid, signal.SIGKILL)  # the kernel runs in a session of its own
             except (ProcessLookupError, PermissionError):
@@ -92,24 +150,31 @@ class WarmKernel:
             pass
         shutil.rmtree(self.scratch, ignore_errors=True)
         shutil.rmtree(self.kernel_dir, ignore_errors=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start_kernel(spec: KernelSpec) -> WarmKernel:
-    """Start one kernel for ``spec`` in fresh folders; return once its process runs (it may still be importing)."""
+    """Start (or fork) one kernel for ``spec`` in fresh folders; return once its process runs (it may still be importing)."""
     from course_utils.grading.contained_execute import LimitedKernelManager
 
-    scratch = Path(tempfile.mkdtemp(prefix="grading-kernel-"))
-    kernel_dir = Path(tempfile.mkdtemp(prefix="grading-sockets-"))
     km = LimitedKernelManager(kernel_name=spec.kernel_name)
     km.memory_mb = spec.memory_mb
     km.protected = list(spec.protected)
     km.max_message_mb = spec.max_message_mb
+    forked = _forked_kernel(spec, km)
+    if forked is not None:
+        folder, scratch, kernel_dir = forked
+    else:
+        folder = None
+        scratch = Path(tempfile.mkdtemp(prefix="grading-kernel-"))
+        kernel_dir = Path(tempfile.mkdtemp(prefix="grading-sockets-"))
     if spec.sandboxed:
         km.transport = "ipc"
         km.connection_file = str(kernel_dir / "kernel.json")
         km.ip = str(kernel_dir / "ipc")
         km.sandbox_dirs = [str(scratch), str(kernel_dir)]
-    kernel = WarmKernel(km, scratch, kernel_dir)
+    kernel = WarmKernel(km, scratch, kernel_dir, folder=folder)
     environment = {**os.environ, **dict(spec.environment)}
     for key in _PASSED_ENV:
         if key not in dict(spec.environment):

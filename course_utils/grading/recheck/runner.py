@@ -1,6 +1,7 @@
 """The process that runs a notebook's code and its probes: ``python -I -m course_utils.grading.recheck.runner``.
 
-Once its libraries are imported, it reads one job (JSON) from standard input::
+Once its libraries are imported (:func:`preload`), it reads one job (JSON) from standard input (or,
+forked by the fork server, from ``job.json`` in its folder: :func:`run_job_file`)::
 
     {"role": "student" | "reference", "assignment": "01_sgd", "seed": 123,
      "cells": [["setup", "<source>"], ["SGD", "<source>"], ...],
@@ -49,30 +50,45 @@ class _Inert:
         return False
 
 
-def main() -> int:
-    # The libraries first, the job after: a process started ahead of need (runner_pool) waits for its job
-    # on standard input with all of this loaded. Nothing here depends on the job or runs student code.
+def preload() -> None:
+    """Import what every job needs; nothing here depends on the job or runs student code.
+
+    A process started ahead of need (runner_pool) waits for its job with all of this loaded; the fork
+    server (:mod:`course_utils.grading.zygote`) calls it once and forks a process per job from there.
+    """
     warnings.filterwarnings("ignore")
     import matplotlib
 
     matplotlib.use("Agg")
     import numpy  # noqa: F401  (imported before the student's code, so a numpy.py beside it cannot shadow it)
-    import torch
+    import torch  # noqa: F401
     import torch._dynamo  # noqa: F401  (the first torch.optim optimizer loads it, ~800 modules: not a probe's time)
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
 
-    import course_utils
     from course_utils import data, device, landscapes, models, plotting, training, widgets  # noqa: F401
     from course_utils.grading.recheck import observations, probes, sandbox  # noqa: F401
 
-    job = json.loads(sys.stdin.read())
     # The set-up cell picks plotly's notebook renderer, which loads nbformat and plotly.js: nothing is
     # displayed here, so skip that.
     plotting.configure_plotly_renderer = lambda: "json"
-    del course_utils
+
+
+def main() -> int:
+    preload()
+    job = json.loads(sys.stdin.read())
     execute_job(job, Path.cwd(), harden=job["role"] == "student")
     sys.stdout.flush()
     os._exit(0)  # skip interpreter shutdown: a student's atexit handlers or __del__ methods have nothing to add
+
+
+def run_job_file(scratch: Path) -> None:
+    """A forked job's process (see :mod:`course_utils.grading.zygote`): the job waits in ``scratch/job.json``."""
+    job_file = scratch / "job.json"
+    job = json.loads(job_file.read_text())
+    job_file.unlink()
+    execute_job(job, scratch, harden=job["role"] == "student")
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def execute_job(job: dict[str, Any], scratch: Path, *, harden: bool) -> None:

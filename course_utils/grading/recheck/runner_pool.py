@@ -1,4 +1,10 @@
-"""Re-check processes started ahead of need, one process-wide pool; each runs one job, then dies.
+"""Re-check processes forked or started ahead of need, one process-wide pool; each runs one job, then dies.
+
+Where the fork server works (:mod:`course_utils.grading.forkserver`: Linux with bubblewrap, no GPU), a
+student's job runs in a process forked from a sandboxed zygote that imported everything once
+(:class:`ForkedRunner`); it costs milliseconds instead of seconds, and is walled off from the zygote and
+every other job. Elsewhere, and for the reference's jobs (which run unsandboxed), a process is started
+per job as follows.
 
 A re-check process (:mod:`course_utils.grading.recheck.runner`) spends seconds importing torch and
 the course's libraries before it reads its job from standard input. :func:`take` gives the
@@ -18,6 +24,7 @@ bubblewrap's ``--die-with-parent``) and killed when this process exits.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -30,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from course_utils.grading import bubblewrap
+from course_utils.grading import bubblewrap, forkserver
 
-__all__ = ["RunnerSpec", "StartedRunner", "start_runner", "take", "shutdown"]
+__all__ = ["RunnerSpec", "StartedRunner", "ForkedRunner", "start_runner", "take", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,18 @@ class StartedRunner:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def send_job(self, job: dict) -> None:
+        """Hand it its job (it reads it from standard input)."""
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(job).encode())
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
     def kill(self) -> int | None:
         """Kill it and everything it started (inside a sandbox, killing bwrap ends them all); its exit code."""
         if self.log.closed:  # killed before
@@ -74,6 +93,44 @@ class StartedRunner:
         return self.process.returncode
 
 
+@dataclass
+class ForkedRunner:
+    """A job's folder ``scratch`` in a fork server's root; its process is forked when the job is sent."""
+
+    server: forkserver.ForkServer
+    scratch: Path
+    spec: RunnerSpec
+    sandboxed: bool = True
+    process: forkserver.ForkedProcess | None = None
+
+    def alive(self) -> bool:
+        if self.process is None:
+            return self.server.alive()
+        return self.process.poll() is None
+
+    def send_job(self, job: dict) -> None:
+        """Leave the job in its folder and fork its process (it reads ``job.json`` and deletes it)."""
+        (self.scratch / "job.json").write_text(json.dumps(job))
+        self.process = self.server.spawn(self.scratch, env=child_env(self.scratch), limits=_limits(self.spec),
+                                         output=self.scratch / "output.log")
+
+    def poll(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def kill(self) -> int | None:
+        """Kill its process and everything it started (its PID namespace ends with it); its exit code."""
+        return None if self.process is None else self.process.kill()
+
+
+def _limits(spec: RunnerSpec) -> bubblewrap.Limits:
+    return bubblewrap.Limits(memory_mb=spec.memory_mb, file_mb=spec.file_mb)
+
+
+def _server(spec: RunnerSpec) -> forkserver.ForkServer | None:
+    """The fork server for a sandboxed spec, where fork servers work; None otherwise."""
+    return forkserver.server() if spec.sandboxed else None
+
+
 def child_env(scratch: Path) -> dict[str, str]:
     """The whole environment of a re-check process (bubblewrap.student_env), one thread, no display."""
     env = bubblewrap.student_env(scratch, MPLBACKEND="Agg")
@@ -88,10 +145,14 @@ def runner_command(scratch: Path, env: dict[str, str], sandboxed: bool) -> list[
     return bubblewrap.sandbox_command(command, writable=[scratch], cwd=scratch, env=env)
 
 
-def start_runner(scratch: Path, spec: RunnerSpec) -> StartedRunner:
-    """Start a re-check process in ``scratch`` (in its own session, with the spec's limits); it waits for its job."""
+def start_runner(scratch: Path, spec: RunnerSpec) -> StartedRunner | ForkedRunner:
+    """A re-check process for ``scratch`` that waits for its job: forked from the fork server that owns
+    ``scratch`` (a folder it made), else started there (in its own session, with the spec's limits)."""
+    server = _server(spec)
+    if server is not None and server.owns(scratch):
+        return ForkedRunner(server, scratch, spec)
     scratch.mkdir(parents=True, exist_ok=True)
-    limits = bubblewrap.Limits(memory_mb=spec.memory_mb, file_mb=spec.file_mb)
+    limits = _limits(spec)
     env = child_env(scratch)
     log = open(scratch / "output.log", "ab")
     try:
@@ -122,7 +183,10 @@ class _Pool:
         self.starter: ThreadPoolExecutor | None = None
         self.closed = False
 
-    def take(self, spec: RunnerSpec, keep_warm: int) -> StartedRunner:
+    def take(self, spec: RunnerSpec, keep_warm: int) -> StartedRunner | ForkedRunner:
+        server = _server(spec)
+        if server is not None:
+            return ForkedRunner(server, server.new_folder("recheck-"), spec)
         with self.lock:
             waiting = self.ready.setdefault(spec, [])
             future = waiting.pop(0) if waiting else None
@@ -165,7 +229,7 @@ def _usable(future: Future[StartedRunner]) -> StartedRunner | None:
 _POOL = _Pool()
 
 
-def take(spec: RunnerSpec, keep_warm: int = 2) -> StartedRunner:
+def take(spec: RunnerSpec, keep_warm: int = 2) -> StartedRunner | ForkedRunner:
     """A started re-check process for ``spec`` in a fresh scratch folder (the caller kills it and deletes the
     folder), and ``keep_warm`` more started in the background for the next jobs."""
     return _POOL.take(spec, keep_warm)
@@ -174,3 +238,4 @@ def take(spec: RunnerSpec, keep_warm: int = 2) -> StartedRunner:
 def shutdown() -> None:
     """Kill every process waiting in the pool (at exit, or when a grading worker stops)."""
     _POOL.shutdown()
+    forkserver.shutdown()

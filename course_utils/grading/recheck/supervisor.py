@@ -32,7 +32,7 @@ import nbformat
 import torch
 
 from course_utils.grading.recheck.observations import compare_records, memory_facts, read_shared_memory
-from course_utils.grading import bubblewrap
+from course_utils.grading import bubblewrap, forkserver
 from course_utils.grading.recheck import runner_pool
 from course_utils.grading.course import OFF_LIMITS
 from course_utils.grading.definitions import definitions_only
@@ -171,13 +171,18 @@ class _ProgressWatch:
 
 
 def runner_spec(job: Mapping[str, Any], settings: RecheckSettings) -> runner_pool.RunnerSpec:
-    """How the process for ``job`` starts: a student's code inside bubblewrap (where it works), with the limits."""
-    sandboxed = job.get("role") == "student" and settings.sandbox and bubblewrap.available()
+    """How the process for ``job`` starts: a student's code inside bubblewrap (where it works), with the limits.
+
+    The reference's job is trusted; it runs sandboxed too where the fork server works, because a fork
+    there costs milliseconds and a process of its own seconds.
+    """
+    wanted = job.get("role") == "student" or forkserver.usable() is None
+    sandboxed = wanted and settings.sandbox and bubblewrap.available()
     return runner_pool.RunnerSpec(sandboxed=sandboxed, memory_mb=settings.memory_mb, file_mb=settings.file_mb)
 
 
 def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, deadline: float,
-              runner: runner_pool.StartedRunner | None = None) -> tuple[int | None, str | None, bool]:
+              runner: runner_pool.StartedRunner | runner_pool.ForkedRunner | None = None) -> tuple[int | None, str | None, bool]:
     """Run ``job`` in ``scratch``; return (exit code, why it was stopped or None, sandboxed).
 
     ``runner``: a process already started in ``scratch`` and waiting for its job (runner_pool); without
@@ -192,18 +197,14 @@ def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, 
         runner = None
     if runner is None:
         runner = runner_pool.start_runner(scratch, spec)
-    process, sandboxed = runner.process, runner.sandboxed
-    try:
-        process.stdin.write(json.dumps(dict(job)).encode())
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
+    sandboxed = runner.sandboxed
+    runner.send_job(dict(job))
     progress = _ProgressWatch(scratch / "progress.jsonl", {label for label, _ in job["cells"]} | set(job["probes"]))
     started = time.monotonic()
     stop_at = min(deadline, started + settings.process_timeout)
     last_change = started
     stopped: str | None = None
-    while process.poll() is None:
+    while runner.poll() is None:
         time.sleep(0.05)
         now = time.monotonic()
         if progress.advanced() or not progress.ready:  # importing its libraries is not an item's time
@@ -219,7 +220,7 @@ def _run_once(job: Mapping[str, Any], scratch: Path, settings: RecheckSettings, 
 
 
 def run_job(job: dict[str, Any], scratch: Path, settings: RecheckSettings,
-            first: runner_pool.StartedRunner | None = None) -> tuple[dict[str, list], list[str], dict[str, str]]:
+            first: runner_pool.StartedRunner | runner_pool.ForkedRunner | None = None) -> tuple[dict[str, list], list[str], dict[str, str]]:
     """Run ``job`` until every item has run or been given up on; return (records, events, cell errors).
 
     ``first``: a process already started in ``scratch`` for the first attempt; restarts (after a cell or
@@ -330,9 +331,16 @@ def reference_record(course_root: Path, assignment: str, seed: int, settings: Re
         probes = probes_for(assignment)
         job = {"role": "reference", "assignment": assignment, "seed": seed, "probes": sorted(probes),
                "cells": notebook_cells(source, strip_markers=True)}
-        work = Path(tempfile.mkdtemp(prefix="reference-", dir=cache))
-        records, events, errors = run_job(job, work, settings)
-        shutil.rmtree(work, ignore_errors=True)
+        spec = runner_spec(job, settings)
+        server = forkserver.server() if spec.sandboxed else None
+        runner = runner_pool.ForkedRunner(server, server.new_folder("reference-"), spec) if server is not None else None
+        work = runner.scratch if runner is not None else Path(tempfile.mkdtemp(prefix="reference-", dir=cache))
+        try:
+            records, events, errors = run_job(job, work, settings, runner)
+        finally:
+            if runner is not None:
+                runner.kill()
+            shutil.rmtree(work, ignore_errors=True)
         if errors:
             events += [f"reference cell {label}: {error}" for label, error in errors.items()]
         if not events:
