@@ -8,6 +8,8 @@
   entry point (:func:`course_utils.grading.autograde.grade_assignment`) on ``--jobs`` workers (target 45 s;
   the ratio to the floor says how many kernel starts the class costs), the cost per submission, and the
   same class on 1 worker (how grading scales from 1 to 2 workers);
+- the fork server (:mod:`course_utils.grading.forkserver`): its start, once per worker, and one forked
+  job from request to exit, beside the floor above (what each kernel and re-check process cost before);
 - ``make grade`` with nothing submitted: the demo class, through the command line (target 90 s);
 - with ``--notebooks``: each solution notebook run top to bottom (target 30 s).
 
@@ -56,7 +58,7 @@ def time_kernel_floor() -> float:
 
     The kernel is started exactly as :class:`~course_utils.grading.contained_execute.ContainedExecute` starts
     one (:mod:`course_utils.grading.kernel_pool`), without the warm-up imports, so the ``import torch`` is
-    paid in the cell.
+    paid in the cell, and started as a process of its own, never forked from the fork server.
     """
     from nbclient import NotebookClient
 
@@ -67,6 +69,8 @@ def time_kernel_floor() -> float:
                                   extra_arguments=("--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_files=['{guard}']"),
                                   environment=kernel_pool.kernel_environment())
     times = []
+    saved = os.environ.get("COURSE_FORKSERVER")
+    os.environ["COURSE_FORKSERVER"] = "off"
     for _ in range(2):
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch")])
         started = time.perf_counter()
@@ -79,6 +83,10 @@ def time_kernel_floor() -> float:
                 client.kc.stop_channels()
         finally:
             kernel.discard()
+    if saved is None:
+        os.environ.pop("COURSE_FORKSERVER")
+    else:
+        os.environ["COURSE_FORKSERVER"] = saved
     return min(times)
 
 
@@ -134,6 +142,30 @@ def time_demo_grade(scratch: Path, jobs: int) -> float:
     return elapsed
 
 
+def time_fork_server() -> tuple[float, float] | None:
+    """Seconds to start a fork server (imports and self-test), and for one forked job, request to exit (best of 5)."""
+    from course_utils.grading import bubblewrap, forkserver
+
+    if forkserver.usable() is not None:
+        print(f"no fork server here ({forkserver.usable()}): every kernel and re-check process starts on its own")
+        return None
+    started = time.perf_counter()
+    server = forkserver.server()
+    start = time.perf_counter() - started
+    if server is None:
+        print(f"the fork server did not start: {forkserver.failure()}")
+        return None
+    runs = []
+    for _ in range(5):
+        folder = server.new_folder("bench-")
+        began = time.perf_counter()
+        server.spawn(folder, env={"PATH": "/usr/bin:/bin"}, limits=bubblewrap.Limits(), entry="selftest").wait(60)
+        runs.append(time.perf_counter() - began)
+        shutil.rmtree(folder, ignore_errors=True)
+    forkserver.shutdown()
+    return start, min(runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--class-size", type=int, default=30)
@@ -152,6 +184,10 @@ def main() -> None:
         print(f"no sandbox here ({bubblewrap.unavailable_reason()}): the figures below are without it")
     floor = time_kernel_floor()
     row("floor: a sandboxed kernel start + import torch", floor)
+    forked = time_fork_server()
+    if forked is not None:
+        row("fork server: start, once per worker", forked[0], f"floor {floor:.2f} s", floor)
+        row("fork server: one forked, walled-off job", forked[1], f"floor {floor:.2f} s", floor)
     with tempfile.TemporaryDirectory() as scratch:
         name, size = args.class_assignment, args.class_size
         if size > 0:
