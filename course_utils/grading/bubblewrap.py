@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Limits", "available", "unavailable_reason", "sandbox_command", "apply_limits", "limits_preexec", "student_env",
-           "NO_SANDBOX_NOTICE"]
+           "NO_SANDBOX_NOTICE", "python_roots"]
 
 NO_SANDBOX_NOTICE = (
     "NO SANDBOX: bubblewrap is not available here ({reason}). Student code ran behind the course's "
@@ -95,7 +95,7 @@ def _bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
-def _python_roots() -> list[Path]:
+def python_roots() -> list[Path]:
     """What the interpreter needs: its installation, the virtual environment, the course package."""
     import course_utils
 
@@ -152,7 +152,7 @@ def sandbox_command(command: Sequence[str], *, writable: Sequence[Path | str] = 
         args += ["--dev-bind-try", device, device]
     if Path("/proc/driver/nvidia").exists():
         args += ["--ro-bind-try", "/proc/driver/nvidia", "/proc/driver/nvidia"]
-    roots = _python_roots()
+    roots = python_roots()
     for root in roots:
         if not _covered(root, [Path("/usr")]):
             args += ["--ro-bind", str(root), str(root)]

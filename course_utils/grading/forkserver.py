@@ -219,7 +219,8 @@ class ForkServer:
             if not str(facts["user_namespace"]).startswith("refused"):
                 problems.append("it could create a user namespace")
             # /tmp holds nothing but the way to its own folder when the root lives there.
-            way = [self.root.relative_to("/tmp").parts[0]] if self.root.is_relative_to("/tmp") else []
+            kept = [self.root, *bubblewrap.python_roots()]
+            way = sorted({path.relative_to("/tmp").parts[0] for path in kept if path.is_relative_to("/tmp")})
             if facts["tmp"] != way:
                 problems.append(f"its /tmp is not empty: {facts['tmp']}")
             return "; ".join(problems) or None

@@ -101,8 +101,12 @@ def _selftest_entry(request: dict[str, Any]) -> None:
                              "siblings": sorted(os.listdir(os.path.dirname(request["folder"]))),
                              "processes": sorted(name for name in os.listdir("/proc") if name.isdigit()),
                              "tmp": sorted(os.listdir("/tmp")), "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))}
+    import course_utils
+
+    from course_utils.grading import lms_names  # noqa: F401  (a module the zygote never imported: the package is still there)
+
     writable = []
-    for place in ("/", "/dev", os.path.dirname(request["folder"]), "/proc", "/usr"):
+    for place in ("/", "/dev", os.path.dirname(request["folder"]), "/proc", "/usr", os.path.dirname(course_utils.__file__)):
         try:
             with open(os.path.join(place, "selftest-probe"), "w"):
                 writable.append(place)
@@ -126,6 +130,18 @@ def _reply(**message: Any) -> None:
     data = (json.dumps(message) + "\n").encode()
     while data:
         data = data[os.write(1, data):]
+
+
+def _mounts_under(top: str, but: str) -> list[str]:
+    """The outermost mount points below ``top`` (not ``but`` or below it), from /proc/self/mountinfo."""
+    with open("/proc/self/mountinfo") as handle:
+        points = [line.split()[4].encode().decode("unicode_escape") for line in handle]
+    below = sorted({p for p in points if p.startswith(top + "/") and p != but and not p.startswith(but + "/")}, key=len)
+    outermost: list[str] = []
+    for point in below:
+        if not any(point.startswith(kept + "/") for kept in outermost):
+            outermost.append(point)
+    return outermost
 
 
 def _walls(root: str, folder: str, pid: int) -> None:
@@ -157,6 +173,16 @@ def _walls(root: str, folder: str, pid: int) -> None:
             os.mkdir(f"{stage}/{flat}")
             ns.bind(f"/proc/{name}", f"{stage}/{flat}")
             kept.append((f"/proc/{name}", flat))
+    # What bubblewrap bound under /tmp (the interpreter, the virtual environment, the course package, when
+    # they live there) is kept, read-only as it was; the zygote's root is replaced below.
+    for number, place in enumerate(_mounts_under("/tmp", but=root)):
+        name = f"tmp{number}"
+        if os.path.isdir(place):
+            os.mkdir(f"{stage}/{name}")
+        else:
+            open(f"{stage}/{name}", "w").close()
+        ns.mount(place, f"{stage}/{name}", None, ns.MS_BIND | ns.MS_REC)
+        kept.append((place, name))
 
     ns.mount("tmpfs", "/tmp", "tmpfs", flags, "mode=1777")
     os.makedirs(root, exist_ok=True)  # covered by the new /tmp when it lives there
