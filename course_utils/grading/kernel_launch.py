@@ -17,13 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping, Sequence
 
 from course_utils.grading import bubblewrap
 
-def _sandbox_env(scratch: str) -> dict[str, str]:
-    """The kernel's environment: a student process's (bubblewrap.student_env), nbgrader's marker and the guard's list."""
-    passed = {key: os.environ[key] for key in ("NBGRADER_EXECUTION", "PYTHONWARNINGS") if key in os.environ}
-    return bubblewrap.student_env(scratch, **passed, COURSE_GRADING_PROTECTED=os.environ.get("COURSE_GRADING_PROTECTED", ""))
+def kernel_env(scratch: str, passed: Mapping[str, str], protected: Sequence[str]) -> dict[str, str]:
+    """A sandboxed kernel's whole environment: a student process's (bubblewrap.student_env), the ``passed``
+    variables (nbgrader's marker, the warnings filter) and the guard's list of ``protected`` folders.
+    Started here or forked (:class:`course_utils.grading.kernel_pool.ForkedProvisioner`), a kernel gets this."""
+    return bubblewrap.student_env(scratch, **passed, COURSE_GRADING_PROTECTED=os.pathsep.join(protected))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(null, 2)
     if args.sandbox_writable:
         scratch = args.sandbox_writable[0]
-        command = bubblewrap.sandbox_command(command, writable=args.sandbox_writable, cwd=scratch, env=_sandbox_env(scratch))
+        command = bubblewrap.sandbox_command(command, writable=args.sandbox_writable, cwd=scratch, env=kernel_env(
+            scratch, {key: os.environ[key] for key in ("NBGRADER_EXECUTION", "PYTHONWARNINGS") if key in os.environ},
+            args.protect))
     os.execvp(command[0], command)
 
 

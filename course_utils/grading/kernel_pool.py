@@ -40,7 +40,7 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import run_sync
 
-from course_utils.grading import bubblewrap, forkserver
+from course_utils.grading import bubblewrap, forkserver, kernel_launch
 
 __all__ = ["KernelSpec", "WarmKernel", "take", "start_kernel", "kernel_environment", "shutdown"]
 
@@ -84,8 +84,7 @@ class ForkedProvisioner(LocalProvisioner):  # type: ignore[misc]
         if launcher is None:
             raise RuntimeError(f"a forked kernel needs an ipykernel_launcher command, not {cmd}")
         scratch = self.folder / "scratch"
-        passed = dict(self.spec.environment)
-        env = bubblewrap.student_env(scratch, **passed, COURSE_GRADING_PROTECTED=os.pathsep.join(self.spec.protected))
+        env = kernel_launch.kernel_env(str(scratch), dict(self.spec.environment), self.spec.protected)
         self.process = self.server.spawn(self.folder, entry="kernel", cwd=scratch, env=env, argv=cmd[launcher + 1:],
                                          limits=bubblewrap.Limits(memory_mb=self.spec.memory_mb))
         self.pid, self.pgid = None, None

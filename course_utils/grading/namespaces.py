@@ -11,7 +11,7 @@ import ctypes
 import os
 
 __all__ = ["CLONE_NEWNS", "CLONE_NEWUSER", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWIPC", "CLONE_NEWUTS",
-           "unshare", "map_single_user", "mount", "bind", "move", "remount_read_only", "make_read_only", "make_mounts_private",
+           "unshare", "map_single_user", "mount", "bind", "move", "make_read_only", "make_mounts_private",
            "set_parent_death_signal", "set_no_new_privs", "drop_capabilities", "set_dumpable",
            "forbid_user_namespaces", "effective_capabilities"]
 
@@ -85,10 +85,6 @@ def bind(source: str, target: str) -> None:
 
 def move(source: str, target: str) -> None:
     mount(source, target, None, MS_MOVE)
-
-
-def remount_read_only(target: str) -> None:
-    mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def make_read_only(target: str) -> None:

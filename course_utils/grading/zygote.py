@@ -200,8 +200,8 @@ def _walls(root: str, folder: str, pid: int) -> None:
     os.rmdir(stage)
     os.symlink("self", "/proc/2")  # the job is PID 2 of its namespace (its init, PID 1, is not shown)
     os.symlink("self", "/proc/thread-self")
-    ns.remount_read_only(root)
-    ns.remount_read_only("/proc")
+    ns.make_read_only(root)
+    ns.make_read_only("/proc")
     # bubblewrap's own root and /dev are folders in memory that the zygote and every child share: read-only
     # here, or two jobs could leave each other files. /dev/pts gets a terminal namespace of its own.
     if os.path.isdir("/dev/pts"):

@@ -1,10 +1,9 @@
 """Re-check processes forked or started ahead of need, one process-wide pool; each runs one job, then dies.
 
 Where the fork server works (:mod:`course_utils.grading.forkserver`: Linux with bubblewrap, no GPU), a
-student's job runs in a process forked from a sandboxed zygote that imported everything once
-(:class:`ForkedRunner`); it costs milliseconds instead of seconds, and is walled off from the zygote and
-every other job. Elsewhere, and for the reference's jobs (which run unsandboxed), a process is started
-per job as follows.
+job (a student's, and the reference's too) runs in a process forked from a sandboxed zygote that imported
+everything once (:class:`ForkedRunner`); it costs milliseconds instead of seconds, and is walled off from
+the zygote and every other job. Elsewhere a process is started per job as follows.
 
 A re-check process (:mod:`course_utils.grading.recheck.runner`) spends seconds importing torch and
 the course's libraries before it reads its job from standard input. :func:`take` gives the
